@@ -1,0 +1,160 @@
+import * as v from "valibot";
+import { RawScalar } from "./yaml.ts";
+
+/**
+ * The configuration file's schema: every key of the original Go proxy with its
+ * meaning, plus llm-proxy's additions. Types and defaults come from here; the
+ * README's configuration reference is checked against it (test/readme.test.ts).
+ *
+ * Keys of the original are lenient where the original is (odd values are warnings,
+ * reported by `build.ts`); the schema only refuses what the original refuses too:
+ * a value of the wrong type.
+ */
+
+export function describeValue(input: unknown): string {
+  if (input instanceof RawScalar) return input.source;
+  if (input === null || input === undefined) return "nothing";
+  if (typeof input === "string") return JSON.stringify(input);
+  if (Array.isArray(input)) return "a list";
+  if (typeof input === "object") return "a mapping";
+  return String(input);
+}
+
+function scalar<T>(convert: (input: unknown) => T | undefined, expected: string) {
+  return v.pipe(
+    v.custom<unknown>((input) => convert(input) !== undefined, (issue) => `expected ${expected}, got ${describeValue(issue.input)}`),
+    v.transform((input) => convert(input) as T),
+  );
+}
+
+/** Any scalar, read as the text it was written as (as yaml.v3 does for Go strings). */
+export const text = scalar<string>((i) => (typeof i === "string" ? i : i instanceof RawScalar ? i.source : undefined), "text");
+
+const YAML11_BOOLEANS: Record<string, boolean> = {
+  true: true, True: true, TRUE: true, yes: true, Yes: true, YES: true, on: true, On: true, ON: true, y: true, Y: true,
+  false: false, False: false, FALSE: false, no: false, No: false, NO: false, off: false, Off: false, OFF: false, n: false, N: false,
+};
+
+/** true/false, and YAML 1.1's yes/no/on/off — also quoted, as yaml.v3 accepts them for a bool field. */
+export const bool = scalar<boolean>((i) => {
+  if (typeof i === "boolean") return i;
+  if (i instanceof RawScalar) return typeof i.value === "boolean" ? i.value : undefined;
+  if (typeof i === "string") return YAML11_BOOLEANS[i];
+  return undefined;
+}, "true or false");
+
+function toNumber(i: unknown): number | undefined {
+  const value = i instanceof RawScalar ? i.value : i;
+  if (typeof value === "bigint") return Number(value);
+  return typeof value === "number" && !Number.isNaN(value) ? value : undefined;
+}
+
+/** A number, fractions allowed (every `*_seconds` key takes `0.2`). */
+export const number = scalar<number>(toNumber, "a number");
+export const integer = scalar<number>((i) => {
+  const n = toNumber(i);
+  return n !== undefined && Number.isInteger(n) ? n : undefined;
+}, "a whole number");
+
+const mapping = (what: string) => (issue: v.BaseIssue<unknown>) => `expected ${what}, got ${describeValue(issue.input)}`;
+
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+export const AUTH_STYLES = ["bearer", "x-api-key", "none"] as const;
+
+const backendSchema = v.object(
+  {
+    name: v.nullish(text, ""),
+    url: v.nullish(text, ""),
+    api_key: v.nullish(text, ""),
+    enabled: v.nullish(bool, true),
+    auth: v.nullish(
+      v.picklist(AUTH_STYLES, (issue) => `expected one of bearer, x-api-key, none; got ${describeValue(issue.input)}`),
+      "bearer",
+    ),
+    headers: v.nullish(
+      v.record(
+        v.pipe(v.string(), v.regex(HEADER_NAME, (issue) => `${JSON.stringify(issue.input)} is not a valid header name`)),
+        v.pipe(text, v.check((value) => !/[\r\n\0]/.test(value), "a header value cannot contain line breaks")),
+        mapping("a mapping of header names to values"),
+      ),
+      {},
+    ),
+  },
+  mapping("a backend (a mapping with name, url, api_key)"),
+);
+
+const routeSchema = v.object(
+  {
+    backend: v.nullish(text, ""),
+    model: v.nullish(text, ""),
+    priority: v.nullish(integer, 0),
+    enabled: v.nullish(bool, true),
+    weight: v.nullish(v.pipe(number, v.check((w) => w > 0 && Number.isFinite(w), "must be greater than 0")), 1),
+  },
+  mapping("a route (a mapping with backend, model, priority)"),
+);
+
+const aliasSchema = v.object(
+  {
+    enabled: v.nullish(bool, true),
+    routes: v.nullish(v.array(routeSchema, mapping("a list of routes")), []),
+  },
+  mapping("a model alias (a mapping with routes)"),
+);
+
+export const DEFAULT_ERROR_CODES = ["401", "402", "403", "404", "408", "429", "5xx"] as const;
+
+export const configSchema = v.object(
+  {
+    listen: v.nullish(text, "127.0.0.1:8080"),
+    proxy_api_key: v.nullish(text, ""),
+    backends: v.nullish(v.array(backendSchema, mapping("a list of backends")), []),
+    models: v.nullish(v.record(v.string(), aliasSchema, mapping("a mapping of model aliases")), {}),
+    fallback: v.nullish(
+      v.object(
+        {
+          cooldown_seconds: v.nullish(number, 60),
+          max_retries: v.nullish(integer, 0),
+          alias_fallback: v.nullish(
+            v.record(v.string(), v.nullish(v.array(text, mapping("a list of aliases")), []), mapping("a mapping of alias to fallback aliases")),
+            {},
+          ),
+        },
+        mapping("a mapping"),
+      ),
+      {},
+    ),
+    detection: v.nullish(
+      v.object(
+        {
+          error_codes: v.nullish(v.array(text, mapping("a list of status codes")), [...DEFAULT_ERROR_CODES]),
+          error_patterns: v.nullish(v.array(text, mapping("a list of texts")), []),
+        },
+        mapping("a mapping"),
+      ),
+      {},
+    ),
+    logging: v.nullish(
+      v.object(
+        {
+          level: v.nullish(text, "info"),
+          general_file: v.nullish(text, ""),
+          separate_files: v.nullish(bool, false),
+          request_dir: v.nullish(text, "./logs/requests"),
+          error_dir: v.nullish(text, "./logs/errors"),
+          mask_sensitive: v.nullish(bool, true),
+          enable_metrics: v.nullish(bool, false),
+          max_file_size_mb: v.nullish(number, 100),
+        },
+        mapping("a mapping"),
+      ),
+      {},
+    ),
+  },
+  mapping("a mapping of settings"),
+);
+
+export type RawConfig = v.InferOutput<typeof configSchema>;
+export type RawBackend = RawConfig["backends"][number];
+export type RawRoute = RawConfig["models"][string]["routes"][number];

@@ -1,0 +1,87 @@
+import type { Problem } from "./problems.ts";
+import type { AUTH_STYLES } from "./schema.ts";
+
+export type AuthStyle = (typeof AUTH_STYLES)[number];
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+export interface Backend {
+  readonly name: string;
+  /** The configured URL without trailing slash, e.g. `https://api.openai.com/v1`. */
+  readonly url: string;
+  readonly origin: string;
+  /** The URL's path without trailing slash: `/v1`, or `` for none. */
+  readonly basePath: string;
+  readonly apiKey: string;
+  readonly auth: AuthStyle;
+  /** `backends[].headers`, names lower-cased; they replace client headers of the same name. */
+  readonly headers: readonly (readonly [string, string])[];
+}
+
+export interface Route {
+  readonly alias: string;
+  readonly backend: Backend;
+  readonly model: string;
+  readonly priority: number;
+  readonly weight: number;
+  /** The cooldown key: backend and model, as the original keys it. */
+  readonly key: string;
+}
+
+/** Routes of one alias with one priority: tried in (weighted) random order. */
+export interface PriorityGroup {
+  readonly alias: string;
+  readonly priority: number;
+  readonly routes: readonly Route[];
+  /** True when some weight differs from the others; otherwise a uniform shuffle. */
+  readonly weighted: boolean;
+  /** 0 for the requested alias, 1 for its fallback aliases, 2 for theirs, ... */
+  readonly depth: number;
+}
+
+export interface Alias {
+  readonly name: string;
+  /** Every group of the alias and then of its L2 fallback aliases, in the order they are tried. */
+  readonly groups: readonly PriorityGroup[];
+  /** The fallback aliases actually followed (enabled, known, no cycles), in order. */
+  readonly chain: readonly string[];
+}
+
+export interface LoggingConfig {
+  readonly level: LogLevel;
+  readonly generalFile: string;
+  readonly separateFiles: boolean;
+  readonly requestDir: string;
+  readonly errorDir: string;
+  readonly maskSensitive: boolean;
+  readonly enableMetrics: boolean;
+  readonly maxFileSizeMb: number;
+}
+
+export interface Listen {
+  readonly hostname: string;
+  readonly port: number;
+  readonly allInterfaces: boolean;
+  /** As written in the config, or the default. */
+  readonly text: string;
+}
+
+/** A validated, immutable configuration with everything the request path needs precomputed. */
+export interface Config {
+  readonly file: string;
+  readonly loadedAt: Date;
+  readonly listen: Listen;
+  /** Empty: no key is required (as the original with no `proxy_api_key`). */
+  readonly proxyKey: string;
+  readonly backends: ReadonlyMap<string, Backend & { readonly enabled: boolean }>;
+  /** Enabled aliases only: a disabled alias is unknown to clients. */
+  readonly aliases: ReadonlyMap<string, Alias>;
+  readonly cooldownMs: number;
+  readonly maxRetries: number;
+  /** Index by status code (0-999): 1 when `detection.error_codes` matches it. */
+  readonly errorStatus: Uint8Array;
+  readonly errorPatterns: readonly string[];
+  readonly logging: LoggingConfig;
+  /** Every configured secret (keys, credential headers), for masking. */
+  readonly secrets: readonly string[];
+  readonly warnings: readonly Problem[];
+}

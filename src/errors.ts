@@ -1,0 +1,34 @@
+/**
+ * Errors the proxy makes itself, in the caller's protocol: Anthropic's shape on
+ * paths starting with /v1/messages, OpenAI's everywhere else. This is the one
+ * place an error becomes an HTTP response.
+ * https://platform.openai.com/docs/guides/error-codes · https://docs.anthropic.com/en/api/errors
+ */
+export type Protocol = "openai" | "anthropic";
+
+const KINDS = {
+  invalid_json: { status: 400, type: "invalid_request_error", anthropic: "invalid_request_error" },
+  missing_model: { status: 400, type: "invalid_request_error", anthropic: "invalid_request_error" },
+  invalid_api_key: { status: 401, type: "authentication_error", anthropic: "authentication_error" },
+  model_not_found: { status: 404, type: "invalid_request_error", anthropic: "not_found_error" },
+  not_found: { status: 404, type: "invalid_request_error", anthropic: "not_found_error" },
+  method_not_allowed: { status: 405, type: "invalid_request_error", anthropic: "invalid_request_error" },
+  request_too_large: { status: 413, type: "invalid_request_error", anthropic: "request_too_large" },
+  upgrade_required: { status: 426, type: "invalid_request_error", anthropic: "invalid_request_error" },
+  internal_error: { status: 500, type: "server_error", anthropic: "api_error" },
+  upstream_unavailable: { status: 502, type: "upstream_error", anthropic: "api_error" },
+  no_route_available: { status: 503, type: "upstream_error", anthropic: "overloaded_error" },
+} as const;
+
+export type ErrorKind = keyof typeof KINDS;
+
+export const protocolOf = (path: string): Protocol => (path.startsWith("/v1/messages") ? "anthropic" : "openai");
+
+export function errorResponse(kind: ErrorKind, protocol: Protocol, message: string, headers?: Record<string, string>): Response {
+  const k = KINDS[kind];
+  const body =
+    protocol === "anthropic"
+      ? { type: "error", error: { type: k.anthropic, message } }
+      : { error: { message, type: k.type, param: null, code: kind } };
+  return Response.json(body, { status: k.status, headers });
+}

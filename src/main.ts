@@ -1,0 +1,162 @@
+#!/usr/bin/env bun
+import pkg from "../package.json" with { type: "json" };
+import { ConfigNotFoundError, loadConfig, parseConfig } from "./config/load.ts";
+import { ConfigError, type Problem } from "./config/problems.ts";
+import type { Config } from "./config/types.ts";
+import { Logger } from "./log.ts";
+import { startServer } from "./server.ts";
+
+/** Set at build time by scripts/build.ts; absent when run from source. */
+declare const LLM_PROXY_VERSION: string | undefined;
+declare const LLM_PROXY_COMMIT: string | undefined;
+
+export const VERSION = typeof LLM_PROXY_VERSION === "string" ? LLM_PROXY_VERSION : pkg.version;
+const COMMIT = typeof LLM_PROXY_COMMIT === "string" ? LLM_PROXY_COMMIT : "source";
+
+export const USAGE = `llm-proxy ${VERSION} — one endpoint and one key for every LLM client
+
+Usage:
+  llm-proxy [-config config.yaml]     start the proxy
+  llm-proxy --check [-config FILE]    validate the config, print warnings and errors, do not serve
+  llm-proxy --version                 print the version
+  llm-proxy --help                    print this help
+
+Options:
+  -config, --config, -c FILE   the configuration file (default: config.yaml in the working directory)
+  --check                      exit 1 if the config has errors, 0 otherwise (warnings are printed)
+`;
+
+export interface Args {
+  config: string;
+  check: boolean;
+  version: boolean;
+  help: boolean;
+}
+
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** Parses the command line as the original (Go's flag package: `-config x`, `--config=x`), plus `-c`. */
+export function parseArgs(argv: readonly string[]): Args {
+  const args: Args = { config: "config.yaml", check: false, version: false, help: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const [flag, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
+    switch (flag) {
+      case "-config":
+      case "--config":
+      case "-c": {
+        const value = inline ?? argv[++i];
+        if (value === undefined || value === "") throw new UsageError(`${flag} needs a file name, e.g. ${flag} config.yaml`);
+        args.config = value;
+        break;
+      }
+      case "--check":
+      case "-check":
+        args.check = true;
+        break;
+      case "--version":
+      case "-version":
+      case "-v":
+        args.version = true;
+        break;
+      case "--help":
+      case "-help":
+      case "-h":
+        args.help = true;
+        break;
+      default:
+        throw new UsageError(`unknown argument ${JSON.stringify(arg)}; see llm-proxy --help`);
+    }
+  }
+  return args;
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+export function formatProblems(problems: readonly Problem[]): string {
+  return problems.map((p) => `${p.severity === "error" ? "error" : "warning"}: ${p}\n`).join("");
+}
+
+/** The start-up block: what is listening, what is loaded, every warning. */
+export function startupSummary(config: Config, url: string): string {
+  const lines = [`llm-proxy ${VERSION} listening on ${url}${config.listen.allInterfaces ? " (every interface)" : ""}`];
+  lines.push(`  config: ${config.file}`);
+  lines.push(`  auth: ${config.proxyKey ? "proxy key required" : "none (no proxy_api_key)"}`);
+  const backends = [...config.backends.values()];
+  lines.push(`  backends: ${backends.map((b) => `${b.name}${b.enabled ? "" : " (disabled)"}`).join(", ") || "none"}`);
+  lines.push(`  models: ${[...config.aliases.keys()].join(", ") || "none"}`);
+  for (const w of config.warnings) lines.push(`  warning: ${w}`);
+  return lines.join("\n");
+}
+
+async function check(path: string): Promise<number> {
+  const file = Bun.file(path);
+  if (!(await file.exists())) throw new ConfigNotFoundError(path);
+  const { config, problems } = parseConfig(await file.text(), path);
+  process.stdout.write(formatProblems(problems));
+  const errors = problems.filter((p) => p.severity === "error").length;
+  const warnings = problems.length - errors;
+  process.stdout.write(`${path}: ${plural(errors, "error")}, ${plural(warnings, "warning")}${config ? `; ${plural(config.aliases.size, "model")} served` : ""}\n`);
+  return errors > 0 ? 1 : 0;
+}
+
+async function serve(path: string): Promise<void> {
+  const { config } = await loadConfig(path);
+  const log = new Logger();
+  log.configure(config.logging, config.secrets);
+  const proxy = startServer(config, log);
+  for (const line of startupSummary(config, proxy.url).split("\n")) log.info(line);
+  const stop = async (signal: string) => {
+    log.info(`${signal} received; stopping`);
+    await proxy.stop(true);
+    await log.close();
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    const args = parseArgs(argv);
+    if (args.help) {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    if (args.version) {
+      process.stdout.write(`llm-proxy ${VERSION} (${COMMIT})\n`);
+      return 0;
+    }
+    if (args.check) return await check(args.config);
+    await serve(args.config);
+    return -1;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`llm-proxy: ${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof ConfigNotFoundError) {
+      process.stderr.write(`llm-proxy: ${error.message}\n`);
+      return 1;
+    }
+    if (error instanceof ConfigError) {
+      process.stderr.write(formatProblems(error.problems));
+      process.stderr.write(`llm-proxy: not started: the configuration has errors (see above)\n`);
+      return 1;
+    }
+    const e = error as Error;
+    if ((e as { code?: string }).code === "EADDRINUSE") {
+      process.stderr.write(`llm-proxy: cannot listen: the address is already in use (${e.message}); change listen in the config or stop the other process\n`);
+      return 1;
+    }
+    process.stderr.write(`llm-proxy: ${e.stack ?? e.message}\n`);
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  const code = await main(process.argv.slice(2));
+  if (code >= 0) process.exit(code);
+}
