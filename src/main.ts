@@ -4,7 +4,7 @@ import { ConfigNotFoundError, loadConfig, parseConfig } from "./config/load.ts";
 import { ConfigError, type Problem } from "./config/problems.ts";
 import type { Config } from "./config/types.ts";
 import { Logger } from "./log.ts";
-import { startServer } from "./server.ts";
+import { startServer, type ProxyServer } from "./server.ts";
 
 /** Set at build time by scripts/build.ts; absent when run from source. */
 declare const LLM_PROXY_VERSION: string | undefined;
@@ -102,7 +102,7 @@ async function check(path: string): Promise<number> {
   return errors > 0 ? 1 : 0;
 }
 
-async function serve(path: string): Promise<void> {
+async function serve(path: string): Promise<ProxyServer> {
   const { config } = await loadConfig(path);
   const log = new Logger();
   log.configure(config.logging, config.secrets);
@@ -116,9 +116,14 @@ async function serve(path: string): Promise<void> {
   };
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
+  return proxy;
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
+/**
+ * Runs the command line. Returns the exit code, or -1 when the proxy is serving
+ * (then `onServing` gets it, and the process lives on until a signal).
+ */
+export async function main(argv: readonly string[], onServing?: (proxy: ProxyServer) => void): Promise<number> {
   try {
     const args = parseArgs(argv);
     if (args.help) {
@@ -130,7 +135,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 0;
     }
     if (args.check) return await check(args.config);
-    await serve(args.config);
+    const proxy = await serve(args.config);
+    onServing?.(proxy);
     return -1;
   } catch (error) {
     if (error instanceof UsageError) {

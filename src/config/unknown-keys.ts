@@ -67,3 +67,30 @@ export function findUnknownKeys(schema: GenericSchema, data: unknown): Problem[]
   walk(schema, data, []);
   return problems;
 }
+
+/**
+ * Every key path the schema knows, as the README writes them:
+ * `backends[].url`, `models.<alias>.routes[].weight`, `fallback.alias_fallback.<alias>`.
+ */
+export function schemaKeyPaths(schema: GenericSchema): string[] {
+  const paths: string[] = [];
+  const walk = (schemaNode: unknown, path: string): void => {
+    const s = unwrap(schemaNode);
+    if (s.type === "object" && s.entries) {
+      for (const [key, entry] of Object.entries(s.entries)) {
+        const child = path ? `${path}.${key}` : key;
+        const inner = unwrap(entry);
+        const isContainer = inner.type === "object" || (inner.type === "array" && unwrap(inner.item).type === "object") || (inner.type === "record" && unwrap(inner.value).type === "object");
+        if (!isContainer) paths.push(child);
+        walk(entry, child);
+      }
+    } else if (s.type === "array" && s.item) {
+      walk(s.item, `${path}[]`);
+    } else if (s.type === "record" && s.value && unwrap(s.value).type === "object") {
+      // The only mapping of mappings is models, keyed by alias.
+      walk(s.value, `${path}.<alias>`);
+    }
+  };
+  walk(schema, "");
+  return paths;
+}

@@ -1,0 +1,83 @@
+#!/usr/bin/env bun
+/**
+ * `bun run demo`: llm-proxy in front of two local demo providers, no account needed.
+ * One provider is always rate-limited, the other healthy, so every request shows
+ * a fallback. Options: --port N (default 8080; 0 picks a free port).
+ */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { main } from "../src/main.ts";
+import { startDemoProvider } from "./demo-providers.ts";
+
+export const DEMO_KEY = "sk-demo-0123456789abcdef";
+
+function portFromArgs(argv: string[]): number {
+  const i = argv.findIndex((a) => a === "--port" || a.startsWith("--port="));
+  const raw = i === -1 ? (process.env.PORT ?? "8080") : argv[i]!.includes("=") ? argv[i]!.split("=")[1] : argv[i + 1];
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    process.stderr.write(`demo: --port needs a port number (0-65535), got ${JSON.stringify(raw)}\n`);
+    process.exit(2);
+  }
+  return port;
+}
+
+const port = portFromArgs(process.argv.slice(2));
+const limited = startDemoProvider("always-rate-limited", "rate-limited");
+const healthy = startDemoProvider("healthy", "healthy");
+
+const config = `# Written by scripts/demo.ts: two local demo providers behind llm-proxy.
+listen: "127.0.0.1:${port}"
+proxy_api_key: "${DEMO_KEY}"
+
+backends:
+  - name: "always-rate-limited"
+    url: "${limited.url}/v1"
+    api_key: "sk-demo-provider-a-000000000000"
+  - name: "healthy"
+    url: "${healthy.url}/v1"
+    api_key: "sk-demo-provider-b-000000000000"
+    auth: "x-api-key"
+
+models:
+  "demo-model":
+    routes:
+      - backend: "always-rate-limited"
+        model: "fast-model"
+        priority: 1
+      - backend: "healthy"
+        model: "steady-model"
+        priority: 2
+
+fallback:
+  cooldown_seconds: 10
+
+logging:
+  level: "info"
+`;
+
+const dir = mkdtempSync(join(tmpdir(), "llm-proxy-demo-"));
+const file = join(dir, "config.yaml");
+writeFileSync(file, config);
+
+const code = await main(["-config", file], (proxy) => {
+  process.stdout.write(`
+Demo running: llm-proxy at ${proxy.url}, in front of two local demo providers
+(${limited.url}: always rate-limited; ${healthy.url}: healthy). Config: ${file}
+
+Try it (another terminal):
+
+  curl ${proxy.url}/v1/chat/completions \\
+    -H "Authorization: Bearer ${DEMO_KEY}" \\
+    -H "Content-Type: application/json" \\
+    -d '{"model": "demo-model", "messages": [{"role": "user", "content": "Hello"}], "stream": true}'
+
+Press Ctrl+C to stop.
+`);
+});
+if (code >= 0) {
+  limited.server.stop(true);
+  healthy.server.stop(true);
+  process.exit(code);
+}
