@@ -87,7 +87,7 @@ export function startupSummary(config: Config, url: string): string {
   const backends = [...config.backends.values()];
   lines.push(`  backends: ${backends.map((b) => `${b.name}${b.enabled ? "" : " (disabled)"}`).join(", ") || "none"}`);
   lines.push(`  models: ${[...config.aliases.keys()].join(", ") || "none"}`);
-  for (const w of config.warnings) lines.push(`  warning: ${w}`);
+  if (config.warnings.length > 0) lines.push(`  ${plural(config.warnings.length, "warning")}:`);
   return lines.join("\n");
 }
 
@@ -108,6 +108,7 @@ async function serve(path: string): Promise<ProxyServer> {
   log.configure(config.logging, config.secrets);
   const proxy = startServer(config, log);
   for (const line of startupSummary(config, proxy.url).split("\n")) log.info(line);
+  for (const warning of config.warnings) log.warn(String(warning));
   const stop = async (signal: string) => {
     log.info(`${signal} received; stopping`);
     await proxy.stop(true);
@@ -162,7 +163,9 @@ export async function main(argv: readonly string[], onServing?: (proxy: ProxySer
   }
 }
 
+// No top-level await: the compiled executable is built with bytecode, which needs CommonJS.
 if (import.meta.main) {
-  const code = await main(process.argv.slice(2));
-  if (code >= 0) process.exit(code);
+  void main(process.argv.slice(2)).then((code) => {
+    if (code >= 0) process.exit(code);
+  });
 }
