@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 import pkg from "../package.json" with { type: "json" };
-import { ConfigNotFoundError, loadConfig, parseConfig } from "./config/load.ts";
+import { ConfigNotFoundError, loadConfig, parseConfig, readConfigText } from "./config/load.ts";
 import { ConfigError, type Problem } from "./config/problems.ts";
 import type { Config } from "./config/types.ts";
 import { Logger } from "./log.ts";
@@ -37,6 +37,13 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
+/** A switch: `--check`, or as Go's flag package allows, `--check=true` / `--check=false`. */
+function onOff(flag: string, inline: string | undefined): boolean {
+  if (inline === undefined || inline === "true" || inline === "1") return true;
+  if (inline === "false" || inline === "0") return false;
+  throw new UsageError(`${flag} takes no value (or =true / =false), got ${JSON.stringify(inline)}`);
+}
+
 /** Parses the command line as the original (Go's flag package: `-config x`, `--config=x`), plus `-c`. */
 export function parseArgs(argv: readonly string[]): Args {
   const args: Args = { config: "config.yaml", check: false, version: false, help: false };
@@ -54,17 +61,17 @@ export function parseArgs(argv: readonly string[]): Args {
       }
       case "--check":
       case "-check":
-        args.check = true;
+        args.check = onOff(flag, inline);
         break;
       case "--version":
       case "-version":
       case "-v":
-        args.version = true;
+        args.version = onOff(flag, inline);
         break;
       case "--help":
       case "-help":
       case "-h":
-        args.help = true;
+        args.help = onOff(flag, inline);
         break;
       default:
         throw new UsageError(`unknown argument ${JSON.stringify(arg)}; see llm-proxy --help`);
@@ -92,9 +99,7 @@ export function startupSummary(config: Config, url: string): string {
 }
 
 async function check(path: string): Promise<number> {
-  const file = Bun.file(path);
-  if (!(await file.exists())) throw new ConfigNotFoundError(path);
-  const { config, problems } = parseConfig(await file.text(), path);
+  const { config, problems } = parseConfig(await readConfigText(path), path);
   process.stdout.write(formatProblems(problems));
   const errors = problems.filter((p) => p.severity === "error").length;
   const warnings = problems.length - errors;

@@ -2,3 +2,8 @@
 for (const name of ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy", "no_proxy"]) {
   delete process.env[name];
 }
+
+// Tests that start servers and subprocesses get room on a loaded 2-core machine;
+// each still waits on conditions, never on the clock.
+import { setDefaultTimeout } from "bun:test";
+setDefaultTimeout(30_000);

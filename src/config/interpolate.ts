@@ -1,4 +1,8 @@
 import { Problem, renderPath } from "./problems.ts";
+import { RawScalar } from "./yaml.ts";
+
+const NUMBER = /^-?(?:\d+(?:\.\d*)?|\.\d+)$/;
+const BOOLEAN: Record<string, boolean> = { true: true, false: false };
 
 const REFERENCE = /\$\$\{|\$\{([^}]*)\}/g;
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -20,7 +24,7 @@ export function interpolate(root: unknown, env: Record<string, string | undefine
   const problems: Problem[] = [];
   const fromEnv = new Set<string>();
 
-  const replace = (input: string, path: (string | number)[]): string => {
+  const replace = (input: string, path: (string | number)[]): string | RawScalar => {
     if (!input.includes("${")) return input;
     let used = false;
     const out = input.replace(REFERENCE, (match, name: string | undefined) => {
@@ -37,7 +41,13 @@ export function interpolate(root: unknown, env: Record<string, string | undefine
       }
       return value;
     });
-    if (used) fromEnv.add(renderPath(path));
+    if (!used) return out;
+    fromEnv.add(renderPath(path));
+    // `cooldown_seconds: ${COOLDOWN}` must work: a value from the environment that
+    // looks like a number or boolean may fill such a field, and stays text elsewhere.
+    const trimmed = out.trim();
+    if (NUMBER.test(trimmed)) return new RawScalar(Number(trimmed), out);
+    if (trimmed in BOOLEAN) return new RawScalar(BOOLEAN[trimmed]!, out);
     return out;
   };
 

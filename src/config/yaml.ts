@@ -28,7 +28,8 @@ export function parseYaml(text: string, file: string): { value: unknown; problem
       if (typeof node.value === "string" || node.value === null || node.value === undefined) return;
       const source = node.source ?? String(node.value);
       // Map keys are names (aliases, header names): YAML 1.1 would read `y:` as `true:`.
-      if (key === "key") node.value = source;
+      // No setting is a timestamp: `anthropic-version: 2023-06-01` is text, as yaml.v3 reads it.
+      if (key === "key" || node.value instanceof Date) node.value = source;
       else if (typeof node.value === "number" || typeof node.value === "boolean" || typeof node.value === "bigint") {
         node.value = new RawScalar(node.value, source);
       }
