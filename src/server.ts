@@ -13,6 +13,8 @@ export const MAX_BODY_BYTES = 32 * 1024 * 1024;
 /** Paths that only take POST: another method gets 405 rather than a confusing 400. */
 const POST_ONLY = new Set(["/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/responses", "/v1/messages", "/v1/messages/count_tokens", "/chat/completions", "/completions", "/embeddings", "/responses"]);
 
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
 /** Compares in time that depends only on the expected key's length. */
 export function safeEqual(given: string, expected: string): boolean {
   let diff = given.length ^ expected.length;
@@ -103,8 +105,14 @@ export function startServer(config: Config, log: Logger, options: { hostname?: s
     if (body.length > MAX_BODY_BYTES) {
       return errorResponse("request_too_large", protocol, `request body is over the limit of ${MAX_BODY_BYTES} bytes`);
     }
-    const text = new TextDecoder("utf-8", { ignoreBOM: true }).decode(body);
+    let text: string;
     let parsed: unknown;
+    try {
+      // JSON is UTF-8 (RFC 8259); a lenient decode would shift every byte offset after a bad byte.
+      text = strictUtf8.decode(body);
+    } catch {
+      return errorResponse("invalid_json", protocol, "request body is not valid UTF-8; send a UTF-8 JSON object with a \"model\" field");
+    }
     try {
       parsed = JSON.parse(text);
     } catch (error) {

@@ -74,7 +74,8 @@ models:
   test("proxies a non-streaming request with the route's model and key", async () => {
     const res = await fetch(`${address}/v1/chat/completions`, { method: "POST", headers: auth, body: JSON.stringify({ model: "m", messages: [] }) });
     expect(res.status).toBe(200);
-    expect((await res.json()).choices[0].message.content).toBe("hi from the fake");
+    const completion = (await res.json()) as { choices: { message: { content: string } }[] };
+    expect(completion.choices[0]!.message.content).toBe("hi from the fake");
     const seen = provider.received.at(-1)!;
     expect(JSON.parse(seen.text).model).toBe("real-m");
     expect(seen.headers.get("authorization")).toBe("Bearer sk-fake-backend-key-0000");

@@ -8,7 +8,7 @@ import { main, parseArgs, startupSummary, USAGE, UsageError } from "../src/main.
 
 const ROOT = join(import.meta.dir, "..");
 const MAIN = join(ROOT, "src", "main.ts");
-const EXAMPLE = join(ROOT, "test", "fixtures", "seed-config.example.yaml");
+const EXAMPLE = join(ROOT, "test", "fixtures", "original-config.example.yaml");
 
 const dir = mkdtempSync(join(tmpdir(), "llm-proxy-main-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -10,7 +10,7 @@ import { loadConfig, parseConfig } from "../../src/config/load.ts";
  */
 const ROOT = join(import.meta.dir, "..", "..");
 const FIXTURES = join(ROOT, "test", "fixtures");
-const EXAMPLE = join(FIXTURES, "seed-config.example.yaml");
+const EXAMPLE = join(FIXTURES, "original-config.example.yaml");
 const README_BLOCK = join(FIXTURES, "seed-readme-config.yaml");
 const SEED = join(ROOT, "..", "shared", "seed");
 
