@@ -20,6 +20,10 @@ const LOGGING: LoggingConfig = {
   maskSensitive: true,
   enableMetrics: false,
   maxFileSizeMb: 100,
+  format: "text",
+  maxFiles: 30,
+  maxAgeDays: 30,
+  console: true,
 };
 
 const pad = (n: number) => String(n).padStart(2, "0");

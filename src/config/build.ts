@@ -1,6 +1,6 @@
 import { Problem, renderPath } from "./problems.ts";
 import type { RawConfig } from "./schema.ts";
-import type { Alias, Backend, Config, Listen, LogLevel, LoggingConfig, PriorityGroup, Route } from "./types.ts";
+import type { Alias, Backend, Config, Listen, LogLevel, LoggingConfig, PriorityGroup, Route, Timeouts } from "./types.ts";
 
 type Problems = Problem[];
 const warn = (problems: Problems, path: (string | number)[], message: string) => problems.push(new Problem("warning", renderPath(path), message));
@@ -46,7 +46,15 @@ function parseLevel(level: string, problems: Problems): LogLevel {
   return "info";
 }
 
+const definedOnly = (t: RawTimeouts): RawTimeouts => Object.fromEntries(Object.entries(t).filter(([, value]) => value !== undefined));
+
 const CREDENTIAL_HEADER = /auth|key|token|secret|cookie|signature|password/i;
+
+type RawTimeouts = Partial<Record<"connect_seconds" | "first_byte_seconds" | "idle_seconds" | "total_seconds", number>>;
+
+function timeoutsOf(t: Required<RawTimeouts>): Timeouts {
+  return { connectMs: t.connect_seconds * 1000, firstByteMs: t.first_byte_seconds * 1000, idleMs: t.idle_seconds * 1000, totalMs: t.total_seconds * 1000 };
+}
 
 function buildBackends(raw: RawConfig, problems: Problems) {
   const backends = new Map<string, Backend & { enabled: boolean }>();
@@ -76,6 +84,7 @@ function buildBackends(raw: RawConfig, problems: Problems) {
       apiKey: b.api_key,
       auth: b.auth,
       headers,
+      timeouts: timeoutsOf({ ...raw.timeouts, ...definedOnly(b.timeouts) }),
       enabled: b.enabled,
     });
   });
@@ -167,6 +176,10 @@ function buildLogging(raw: RawConfig, problems: Problems): LoggingConfig {
     maskSensitive: l.mask_sensitive,
     enableMetrics: l.enable_metrics,
     maxFileSizeMb,
+    format: l.format,
+    maxFiles: l.max_files,
+    maxAgeDays: l.max_age_days,
+    console: l.console,
   };
 }
 
@@ -199,7 +212,13 @@ export function buildConfig(raw: RawConfig, file: string, problems: Problems): C
     backends,
     aliases,
     cooldownMs: cooldownSeconds * 1000,
+    maxCooldownMs: Math.max(raw.fallback.max_cooldown_seconds, cooldownSeconds) * 1000,
+    backoff: raw.fallback.backoff,
     maxRetries,
+    timeouts: timeoutsOf(raw.timeouts),
+    maxBodyBytes: Math.floor(raw.limits.max_body_mb * 1024 * 1024),
+    metricsPublic: raw.metrics.public,
+    shutdownGraceMs: raw.shutdown_grace_seconds * 1000,
     errorStatus: compileStatusCodes(raw.detection.error_codes, problems),
     errorPatterns: raw.detection.error_patterns.filter((p) => p !== ""),
     logging: buildLogging(raw, problems),

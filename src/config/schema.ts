@@ -58,6 +58,19 @@ export const integer = scalar<number>((i) => {
 
 const mapping = (what: string) => (issue: v.BaseIssue<unknown>) => `expected ${what}, got ${describeValue(issue.input)}`;
 
+const seconds = v.pipe(number, v.check((n) => n >= 0 && Number.isFinite(n), "must be 0 or more seconds"));
+const positiveSeconds = v.pipe(number, v.check((n) => n > 0 && Number.isFinite(n), "must be more than 0 seconds"));
+
+/** `timeouts:` at the top level; the same keys under a backend override them for it. */
+const timeoutEntries = {
+  connect_seconds: positiveSeconds,
+  first_byte_seconds: positiveSeconds,
+  idle_seconds: positiveSeconds,
+  total_seconds: seconds,
+};
+
+export const DEFAULT_TIMEOUTS = { connect_seconds: 10, first_byte_seconds: 60, idle_seconds: 300, total_seconds: 0 } as const;
+
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 export const AUTH_STYLES = ["bearer", "x-api-key", "none"] as const;
@@ -77,6 +90,18 @@ const backendSchema = v.object(
         v.pipe(v.string(), v.regex(HEADER_NAME, (issue) => `${JSON.stringify(issue.input)} is not a valid header name`)),
         v.pipe(text, v.check((value) => !/[\r\n\0]/.test(value), "a header value cannot contain line breaks")),
         mapping("a mapping of header names to values"),
+      ),
+      {},
+    ),
+    timeouts: v.nullish(
+      v.object(
+        {
+          connect_seconds: v.optional(timeoutEntries.connect_seconds),
+          first_byte_seconds: v.optional(timeoutEntries.first_byte_seconds),
+          idle_seconds: v.optional(timeoutEntries.idle_seconds),
+          total_seconds: v.optional(timeoutEntries.total_seconds),
+        },
+        mapping("a mapping of timeouts"),
       ),
       {},
     ),
@@ -115,6 +140,8 @@ export const configSchema = v.object(
       v.object(
         {
           cooldown_seconds: v.nullish(number, 60),
+          max_cooldown_seconds: v.nullish(positiveSeconds, 3600),
+          backoff: v.nullish(v.picklist(["none", "exponential"], (issue) => `expected none or exponential, got ${describeValue(issue.input)}`), "none"),
           max_retries: v.nullish(integer, 0),
           alias_fallback: v.nullish(
             v.record(v.string(), v.nullish(v.array(text, mapping("a list of aliases")), []), mapping("a mapping of alias to fallback aliases")),
@@ -146,11 +173,33 @@ export const configSchema = v.object(
           mask_sensitive: v.nullish(bool, true),
           enable_metrics: v.nullish(bool, false),
           max_file_size_mb: v.nullish(number, 100),
+          format: v.nullish(v.picklist(["text", "json"], (issue) => `expected text or json, got ${describeValue(issue.input)}`), "text"),
+          max_files: v.nullish(v.pipe(integer, v.check((n) => n >= 0, "must be 0 (no limit) or more")), 30),
+          max_age_days: v.nullish(v.pipe(number, v.check((n) => n >= 0, "must be 0 (no limit) or more")), 30),
+          console: v.nullish(bool, true),
         },
         mapping("a mapping"),
       ),
       {},
     ),
+    timeouts: v.nullish(
+      v.object(
+        {
+          connect_seconds: v.nullish(timeoutEntries.connect_seconds, DEFAULT_TIMEOUTS.connect_seconds),
+          first_byte_seconds: v.nullish(timeoutEntries.first_byte_seconds, DEFAULT_TIMEOUTS.first_byte_seconds),
+          idle_seconds: v.nullish(timeoutEntries.idle_seconds, DEFAULT_TIMEOUTS.idle_seconds),
+          total_seconds: v.nullish(timeoutEntries.total_seconds, DEFAULT_TIMEOUTS.total_seconds),
+        },
+        mapping("a mapping of timeouts"),
+      ),
+      {},
+    ),
+    limits: v.nullish(
+      v.object({ max_body_mb: v.nullish(v.pipe(number, v.check((n) => n > 0 && n <= 1024, "must be more than 0 and at most 1024")), 32) }, mapping("a mapping")),
+      {},
+    ),
+    metrics: v.nullish(v.object({ public: v.nullish(bool, false) }, mapping("a mapping")), {}),
+    shutdown_grace_seconds: v.nullish(seconds, 30),
   },
   mapping("a mapping of settings"),
 );

@@ -4,6 +4,14 @@ import type { AUTH_STYLES } from "./schema.ts";
 export type AuthStyle = (typeof AUTH_STYLES)[number];
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
+/** Timeouts in milliseconds; 0 for `totalMs` means none. */
+export interface Timeouts {
+  readonly connectMs: number;
+  readonly firstByteMs: number;
+  readonly idleMs: number;
+  readonly totalMs: number;
+}
+
 export interface Backend {
   readonly name: string;
   /** The configured URL without trailing slash, e.g. `https://api.openai.com/v1`. */
@@ -15,6 +23,8 @@ export interface Backend {
   readonly auth: AuthStyle;
   /** `backends[].headers`, names lower-cased; they replace client headers of the same name. */
   readonly headers: readonly (readonly [string, string])[];
+  /** `timeouts`, with this backend's overrides applied. */
+  readonly timeouts: Timeouts;
 }
 
 export interface Route {
@@ -55,6 +65,12 @@ export interface LoggingConfig {
   readonly maskSensitive: boolean;
   readonly enableMetrics: boolean;
   readonly maxFileSizeMb: number;
+  readonly format: "text" | "json";
+  /** Log files kept per folder; 0 = no limit. */
+  readonly maxFiles: number;
+  /** Log files older than this are deleted; 0 = no limit. */
+  readonly maxAgeDays: number;
+  readonly console: boolean;
 }
 
 export interface Listen {
@@ -76,7 +92,15 @@ export interface Config {
   /** Enabled aliases only: a disabled alias is unknown to clients. */
   readonly aliases: ReadonlyMap<string, Alias>;
   readonly cooldownMs: number;
+  readonly maxCooldownMs: number;
+  /** `exponential`: each failure in a row doubles the pair's cooldown, up to the maximum. */
+  readonly backoff: "none" | "exponential";
   readonly maxRetries: number;
+  readonly timeouts: Timeouts;
+  readonly maxBodyBytes: number;
+  /** `metrics.public`: /metrics without the proxy key. */
+  readonly metricsPublic: boolean;
+  readonly shutdownGraceMs: number;
   /** Index by status code (0-999): 1 when `detection.error_codes` matches it. */
   readonly errorStatus: Uint8Array;
   readonly errorPatterns: readonly string[];

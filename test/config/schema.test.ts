@@ -56,6 +56,10 @@ describe("defaults for absent keys", () => {
       maskSensitive: true,
       enableMetrics: false,
       maxFileSizeMb: 100,
+      format: "text",
+      maxFiles: 30,
+      maxAgeDays: 30,
+      console: true,
     });
   });
 

@@ -57,6 +57,10 @@ describe("the original's config.example.yaml", () => {
       maskSensitive: true,
       enableMetrics: false,
       maxFileSizeMb: 100,
+      format: "text",
+      maxFiles: 30,
+      maxAgeDays: 30,
+      console: true,
     });
     expect([...config.secrets].sort()).toEqual(["sk-primary-xxx", "sk-secondary-yyy", "sk-your-unified-api-key"]);
   });
