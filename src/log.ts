@@ -29,6 +29,8 @@ const stdoutSink: LogSink = { write: (line) => process.stdout.write(line) };
  */
 export class Logger {
   private threshold = RANK.info;
+  private format: "text" | "json" = "text";
+  private toConsole = true;
   private mask: Mask = noMask;
   private generalFile = "";
   private fileDate = "";
@@ -38,6 +40,9 @@ export class Logger {
 
   configure(logging: LoggingConfig, secrets: readonly string[]): void {
     this.threshold = RANK[logging.level];
+    this.format = logging.format;
+    // Without a file the console is the only place left: it stays on.
+    this.toConsole = logging.console || !logging.generalFile;
     this.mask = logging.maskSensitive ? createMask(secrets) : noMask;
     if (logging.generalFile !== this.generalFile) {
       this.closeFile();
@@ -49,17 +54,18 @@ export class Logger {
     return RANK[level] >= this.threshold;
   }
 
-  debug(message: string): void {
-    if (RANK.debug >= this.threshold) this.write("debug", message);
+  /** `id` is the request id: every line of one request carries it. */
+  debug(message: string, id?: string): void {
+    if (RANK.debug >= this.threshold) this.write("debug", message, id);
   }
-  info(message: string): void {
-    if (RANK.info >= this.threshold) this.write("info", message);
+  info(message: string, id?: string): void {
+    if (RANK.info >= this.threshold) this.write("info", message, id);
   }
-  warn(message: string): void {
-    if (RANK.warn >= this.threshold) this.write("warn", message);
+  warn(message: string, id?: string): void {
+    if (RANK.warn >= this.threshold) this.write("warn", message, id);
   }
-  error(message: string): void {
-    this.write("error", message);
+  error(message: string, id?: string): void {
+    this.write("error", message, id);
   }
 
   /** Masks text the way log lines are masked (for error bodies sent to clients). */
@@ -67,10 +73,14 @@ export class Logger {
     return this.mask(text);
   }
 
-  private write(level: LogLevel, message: string): void {
+  private write(level: LogLevel, message: string, id: string | undefined): void {
     const now = new Date();
-    const line = `[${localTime(now)}] [${LABEL[level]}] ${this.mask(message)}\n`;
-    this.console.write(line);
+    const text = this.mask(message);
+    const line =
+      this.format === "json"
+        ? `${JSON.stringify(id === undefined ? { time: now.toISOString(), level, msg: text } : { time: now.toISOString(), level, request_id: id, msg: text })}\n`
+        : `[${localTime(now)}] [${LABEL[level]}] ${id === undefined ? "" : `[${id}] `}${text}\n`;
+    if (this.toConsole) this.console.write(line);
     if (this.generalFile) this.fileFor(now)?.write(line);
   }
 

@@ -1,242 +1,207 @@
+import { attempt, type Answer, type AttemptRequest, type Outcome } from "./attempt.ts";
 import type { Alias, Config, Route } from "./config/types.ts";
+import { decideCooldown } from "./cooldown-policy.ts";
 import type { CooldownTable } from "./cooldown.ts";
-import { findPattern, isErrorEvent, isErrorStatus, isRequestFault, jsonHasError } from "./detect.ts";
-import { errorResponse, type Protocol } from "./errors.ts";
+import { errorResponse } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { Mask } from "./mask.ts";
 import { plan } from "./router.ts";
-import { FirstEventScanner } from "./sse.ts";
-import { clientHeaders, joinUrl, rewriteModel, upstreamHeaders } from "./upstream.ts";
+import type { StreamEnd } from "./stream.ts";
 
-/** Until the resilience timeouts exist: how long a route may take to answer (headers, or a stream's first event). */
-export const FIRST_BYTE_MS = 60_000;
+/** What the proxy reports as it goes; /metrics implements it. */
+export interface ProxyObserver {
+  request(alias: string, outcome: "served" | "failed" | "rejected" | "client_gone", status: number): void;
+  attempt(backend: string, model: string, result: "ok" | "failure", seconds: number): void;
+  firstByte(backend: string, model: string, seconds: number): void;
+  fallback(level: "l1" | "l2", backend: string, model: string): void;
+  cooldown(backend: string, model: string, reason: string): void;
+  streamedBytes(backend: string, model: string, bytes: number): void;
+}
 
+/** Everything the request path needs; one per configuration, swapped on reload. */
 export interface ProxyContext {
   readonly config: Config;
   readonly cooldowns: CooldownTable;
   readonly log: Logger;
   /** Masks configured keys in bodies passed back to clients (providers echo keys in 401s). */
   readonly redact: Mask;
+  readonly observer?: ProxyObserver;
+  /** Called once per proxied request when it is over (stream included): per-request files, metrics lines. */
+  readonly onDone?: (record: RequestRecord) => void;
 }
 
-export interface Incoming {
-  readonly method: string;
-  readonly path: string;
-  readonly search: string;
-  readonly headers: Headers;
-  readonly body: Uint8Array;
-  readonly text: string;
-  /** Where the top-level `model` value sits in `text`. */
-  readonly modelRanges: readonly [number, number][];
+export interface Incoming extends AttemptRequest {
   readonly alias: Alias;
-  readonly stream: boolean;
-  readonly protocol: Protocol;
-  /** Aborted when the client goes away. */
-  readonly signal: AbortSignal;
+  /** Called once when the request is over, stream included. */
+  readonly settle?: () => void;
 }
 
-/** An upstream answer kept to return as the final one if every route fails. */
-interface Answer {
+/** One upstream attempt, for logs, per-request files and metrics lines. */
+export interface AttemptRecord {
+  readonly route: string;
+  readonly ms: number;
+  readonly status?: number;
+  readonly result: string;
+}
+
+export interface RequestRecord {
+  readonly id: string;
+  readonly incoming: Incoming;
+  readonly attempts: readonly AttemptRecord[];
   readonly status: number;
-  readonly headers: Headers;
-  readonly body: string;
+  readonly outcome: "served" | "failed" | "client_gone";
+  readonly totalMs: number;
+  readonly route?: Route;
+  readonly streamEnd?: StreamEnd;
 }
-
-/** What one attempt came to. Expected upstream trouble is a value, never thrown. */
-type Outcome =
-  | { readonly kind: "served"; readonly response: Response; readonly status: number }
-  | { readonly kind: "failed"; readonly reason: string; readonly status?: number; readonly answer?: Answer; readonly cool: boolean }
-  | { readonly kind: "gone" };
 
 const describeRoute = (r: Route) => `${r.backend.name}/${r.model}`;
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 /** The attempt loop: tries the alias's routes in plan order until one serves the request. */
 export async function forward(ctx: ProxyContext, inc: Incoming): Promise<Response> {
-  const { config, cooldowns, log } = ctx;
+  const { config, cooldowns, log, observer } = ctx;
   const started = performance.now();
   const candidates = plan(inc.alias, (key) => cooldowns.remaining(key, Date.now()));
-  let attempts = 0;
+  const records: AttemptRecord[] = [];
   let skipped = candidates.cooling;
-  let last: Answer | undefined;
-  const tried: string[] = [];
+  let last: { answer: Answer; from: Route } | undefined;
+  let previous: Route | undefined;
+
+  const done = (status: number, outcome: RequestRecord["outcome"], route?: Route, streamEnd?: StreamEnd) => {
+    inc.settle?.();
+    ctx.onDone?.({ id: inc.id, incoming: inc, attempts: records, status, outcome, totalMs: performance.now() - started, route, streamEnd });
+  };
 
   for (const route of candidates.routes) {
-    if (config.maxRetries > 0 && attempts >= config.maxRetries) break;
-    // Another request may have cooled this pair since the plan was made.
-    if (cooldowns.remaining(route.key, Date.now()) > 0) {
+    if (config.maxRetries > 0 && records.length >= config.maxRetries) break;
+    // Another request may have cooled this pair since the plan was made, or be probing it.
+    const access = cooldowns.claim(route.key, Date.now());
+    if (access === "cooling") {
       skipped++;
       continue;
     }
-    attempts++;
-    const outcome = await attempt(ctx, inc, route);
+    if (previous) observer?.fallback(route.alias === inc.alias.name ? "l1" : "l2", route.backend.name, route.model);
+    if (access === "probe") log.info(`probing ${describeRoute(route)} after its cooldown`, inc.id);
+    previous = route;
+    const attemptStarted = performance.now();
+    const outcome: Outcome = await attempt(config, inc, route, (end) => streamEnded(ctx, inc, route, end, done));
+    const ms = performance.now() - attemptStarted;
+
     if (outcome.kind === "gone") {
-      log.info(`${inc.alias.name}: client went away during attempt ${attempts} (${describeRoute(route)})`);
+      cooldowns.release(route.key);
+      records.push({ route: describeRoute(route), ms, result: "client gone" });
+      log.info(`client went away during attempt ${records.length} (${describeRoute(route)})`, inc.id);
+      observer?.request(inc.alias.name, "client_gone", 499);
+      done(499, "client_gone", route);
       return new Response(null, { status: 499 });
     }
     if (outcome.kind === "served") {
       cooldowns.succeeded(route.key);
-      log.info(`${inc.alias.name} → ${describeRoute(route)}: ${outcome.status} after ${attempts} attempt${attempts === 1 ? "" : "s"} in ${(performance.now() - started).toFixed(1)} ms`);
+      records.push({ route: describeRoute(route), ms, status: outcome.status, result: "ok" });
+      observer?.attempt(route.backend.name, route.model, "ok", ms / 1000);
+      observer?.firstByte(route.backend.name, route.model, outcome.firstByteMs / 1000);
+      observer?.request(inc.alias.name, "served", outcome.status);
+      decorate(outcome.response, inc, route, records.length);
+      const streaming = outcome.response.headers.get("content-type")?.includes("text/event-stream");
+      log.info(`${inc.alias.name} → ${describeRoute(route)}: ${outcome.status}${streaming ? ", streaming" : ""} after ${plural(records.length, "attempt")} in ${(performance.now() - started).toFixed(1)} ms`, inc.id);
+      if (!streaming) done(outcome.status, "served", route);
       return outcome.response;
     }
-    tried.push(`${describeRoute(route)}: ${outcome.reason}`);
-    if (outcome.answer) last = outcome.answer;
-    if (outcome.cool && config.cooldownMs > 0) {
-      cooldowns.enter(route.key, Date.now(), config.cooldownMs, outcome.reason, outcome.status);
-      log.warn(`${inc.alias.name}: ${describeRoute(route)} failed (${outcome.reason}); cooling down for ${config.cooldownMs / 1000} s`);
-    } else log.warn(`${inc.alias.name}: ${describeRoute(route)} failed (${outcome.reason}); not cooled down (the request's own fault)`);
+
+    records.push({ route: describeRoute(route), ms, status: outcome.status, result: outcome.reason });
+    observer?.attempt(route.backend.name, route.model, "failure", ms / 1000);
+    if (outcome.answer) last = { answer: outcome.answer, from: route };
+    coolDown(ctx, inc, route, outcome);
   }
 
   const alias = JSON.stringify(inc.alias.name);
-  if (attempts === 0) {
+  if (records.length === 0) {
     if (skipped > 0) {
-      const wait = Math.max(1, Math.ceil(Math.max(candidates.firstFreeMs, 1) / 1000));
-      log.warn(`${inc.alias.name}: every route is cooling down; retry in ${wait} s`);
-      return errorResponse("no_route_available", inc.protocol, `every route of model ${alias} is cooling down after failures; retry in ${wait} s`, { "retry-after": String(wait) });
+      const wait = Math.max(1, Math.ceil(candidates.firstFreeMs / 1000));
+      log.warn(`every route of ${inc.alias.name} is cooling down; retry in ${wait} s`, inc.id);
+      observer?.request(inc.alias.name, "failed", 503);
+      done(503, "failed");
+      return withId(errorResponse("no_route_available", inc.protocol, `every route of model ${alias} is cooling down after failures; retry in ${wait} s`, { "retry-after": String(wait) }), inc);
     }
-    log.error(`${inc.alias.name}: no usable route (check the routes and backends in the config)`);
-    return errorResponse("no_route_available", inc.protocol, `model ${alias} has no usable route (every route or backend is disabled or unknown)`);
+    log.error(`${inc.alias.name} has no usable route (check its routes and backends in the config)`, inc.id);
+    observer?.request(inc.alias.name, "failed", 503);
+    done(503, "failed");
+    return withId(errorResponse("no_route_available", inc.protocol, `model ${alias} has no usable route (every route or backend is disabled or unknown)`), inc);
   }
-  log.error(`${inc.alias.name}: all ${attempts} attempt${attempts === 1 ? "" : "s"} failed: ${tried.join("; ")}`);
+  const summary = records.map((r) => `${r.route}: ${r.result}`).join("; ");
+  log.error(`${inc.alias.name}: all ${plural(records.length, "attempt")} failed: ${summary}`, inc.id);
   if (last) {
-    return new Response(ctx.redact(last.body), { status: last.status, headers: last.headers });
+    const { answer, from } = last;
+    observer?.request(inc.alias.name, "failed", answer.status);
+    done(answer.status, "failed");
+    const response = new Response(ctx.redact(answer.body), { status: answer.status, headers: answer.headers });
+    return decorate(response, inc, from, records.length);
   }
-  return errorResponse("upstream_unavailable", inc.protocol, `model ${alias}: ${attempts} attempt${attempts === 1 ? "" : "s"} failed without an answer from any provider (${ctx.redact(tried.join("; "))})`);
+  observer?.request(inc.alias.name, "failed", 502);
+  done(502, "failed");
+  const response = errorResponse("upstream_unavailable", inc.protocol, `model ${alias}: ${plural(records.length, "attempt")} failed without an answer from any provider (${ctx.redact(summary)})`);
+  return decorate(response, inc, undefined, records.length);
 }
 
-/** One upstream attempt, up to the moment the answer is committed to the client or judged a failure. */
-async function attempt(ctx: ProxyContext, inc: Incoming, route: Route): Promise<Outcome> {
-  const { config } = ctx;
-  const upstream = new AbortController();
-  const onClientGone = () => upstream.abort();
-  inc.signal.addEventListener("abort", onClientGone, { once: true });
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    upstream.abort();
-  }, FIRST_BYTE_MS);
-  const release = () => {
-    clearTimeout(timer);
-    inc.signal.removeEventListener("abort", onClientGone);
-  };
-  const lost = (error: unknown): Outcome => {
-    release();
-    if (inc.signal.aborted) return { kind: "gone" };
-    if (timedOut) return { kind: "failed", reason: `no answer within ${FIRST_BYTE_MS / 1000} s`, cool: true };
-    return { kind: "failed", reason: `network error: ${(error as Error)?.message ?? String(error)}`, cool: true };
-  };
-
-  let res: Response;
-  try {
-    res = await fetch(joinUrl(route.backend, inc.path, inc.search), {
-      method: inc.method,
-      headers: upstreamHeaders(inc.headers, route.backend, inc.stream),
-      body: rewriteModel(inc.body, inc.text, inc.modelRanges, route.model),
-      redirect: "manual",
-      signal: upstream.signal,
-      // Our own timers decide; Bun's idle timer must never cut a slow stream.
-      timeout: false,
-    } as RequestInit);
-  } catch (error) {
-    return lost(error);
+/** Cools the pair down after a failed attempt, as the cooldown policy says. */
+function coolDown(ctx: ProxyContext, inc: Incoming, route: Route, outcome: Extract<Outcome, { kind: "failed" }>): void {
+  const { config, cooldowns, log, observer } = ctx;
+  if (outcome.requestFault) {
+    cooldowns.release(route.key);
+    log.warn(`${describeRoute(route)} failed (${outcome.reason}); not cooled down: the request itself was refused`, inc.id);
+    return;
   }
-
-  const status = res.status;
-  try {
-    if (status >= 300 && status < 400) {
-      await res.body?.cancel();
-      release();
-      return { kind: "failed", reason: `redirect ${status} (not followed)`, status, cool: true };
-    }
-    if (status < 200 || status >= 300) {
-      const body = await res.text();
-      release();
-      const answer = { status, headers: clientHeaders(res.headers), body };
-      const fault = isRequestFault(status, body);
-      if (isErrorStatus(config, status)) return { kind: "failed", reason: `status ${status}`, status, answer, cool: !fault };
-      const pattern = findPattern(config, body);
-      if (pattern !== undefined) return { kind: "failed", reason: `status ${status} with "${pattern}"`, status, answer, cool: !fault };
-      return { kind: "served", status, response: new Response(body, { status, headers: answer.headers }) };
-    }
-    const type = res.headers.get("content-type") ?? "";
-    if (type.includes("text/event-stream")) return await commitStream(ctx, inc, route, res, upstream, release);
-    if (type.includes("json")) {
-      const body = await res.text();
-      release();
-      if (jsonHasError(body)) {
-        return { kind: "failed", reason: `status ${status} with an error body`, status, answer: { status: 502, headers: clientHeaders(res.headers), body }, cool: !isRequestFault(status, body) };
-      }
-      return { kind: "served", status, response: new Response(body, { status, headers: clientHeaders(res.headers) }) };
-    }
-    // Anything else (audio, files): passed through as it comes; a client abort still reaches upstream.
-    clearTimeout(timer);
-    return { kind: "served", status, response: new Response(res.body, { status, headers: clientHeaders(res.headers) }) };
-  } catch (error) {
-    return lost(error);
+  if (config.cooldownMs <= 0) {
+    cooldowns.release(route.key);
+    log.warn(`${describeRoute(route)} failed (${outcome.reason}); cooldown is off`, inc.id);
+    return;
   }
+  const now = Date.now();
+  const decision = decideCooldown(config, outcome.status, outcome.headers, cooldowns.failuresOf(route.key), now);
+  cooldowns.enter(route.key, now, decision.ms, outcome.reason, outcome.status);
+  observer?.cooldown(route.backend.name, route.model, outcome.status !== undefined ? `status_${outcome.status}` : outcome.failure);
+  const length = `${+(decision.ms / 1000).toFixed(3)} s${decision.basis === "provider" ? " (as the provider asked)" : decision.basis === "backoff" ? " (backoff)" : ""}`;
+  if (decision.basis === "auth") {
+    log.error(`${describeRoute(route)} refused the key (${outcome.reason}): check backend ${route.backend.name}'s api_key and billing; cooling down for ${length}`, inc.id);
+  } else log.warn(`${describeRoute(route)} failed (${outcome.reason}); cooling down for ${length}`, inc.id);
 }
 
-/**
- * Reads a stream up to its first complete data event before committing: until
- * then the proxy can still fall back. After that, each chunk goes to the client
- * as it arrives.
- */
-async function commitStream(ctx: ProxyContext, inc: Incoming, route: Route, res: Response, upstream: AbortController, release: () => void): Promise<Outcome> {
-  const reader = res.body!.getReader();
-  const scanner = new FirstEventScanner();
-  const held: Uint8Array[] = [];
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) {
-      release();
-      return { kind: "failed", reason: "stream ended before its first event", status: res.status, cool: true };
+/** A committed stream ended: a cut one cools its pair (it cannot fall back) and is logged. */
+function streamEnded(ctx: ProxyContext, inc: Incoming, route: Route, end: StreamEnd, done: (status: number, outcome: RequestRecord["outcome"], route?: Route, streamEnd?: StreamEnd) => void): void {
+  const { config, cooldowns, log, observer } = ctx;
+  observer?.streamedBytes(route.backend.name, route.model, end.bytes);
+  if (end.kind === "cut") {
+    if (config.cooldownMs > 0) {
+      const now = Date.now();
+      const decision = decideCooldown(config, undefined, undefined, cooldowns.failuresOf(route.key), now);
+      cooldowns.enter(route.key, now, decision.ms, `stream cut: ${end.reason}`);
+      observer?.cooldown(route.backend.name, route.model, "stream_cut");
     }
-    held.push(value);
-    const event = scanner.push(value);
-    if (!event) continue;
-    if (isErrorEvent(event.event, event.data)) {
-      await reader.cancel().catch(() => {
-        // The stream is abandoned either way.
-      });
-      release();
-      const answer = { status: res.status, headers: clientHeaders(res.headers), body: Buffer.concat(held).toString("utf8") };
-      return { kind: "failed", reason: "stream began with an error event", status: res.status, answer, cool: !isRequestFault(res.status, event.data) };
-    }
-    break;
+    log.error(`stream from ${describeRoute(route)} was cut after it started (${end.reason}); the client got an error event, not a complete answer`, inc.id);
+    done(200, "failed", route, end);
+    return;
   }
+  if (end.kind === "client_gone") log.info(`client went away during the stream from ${describeRoute(route)}; upstream request aborted`, inc.id);
+  else log.debug(`stream from ${describeRoute(route)} complete: ${end.bytes} bytes`, inc.id);
+  done(200, end.kind === "complete" ? "served" : "client_gone", route, end);
+}
 
-  // Committed: from here on a failure cannot fall back; the timers no longer apply.
-  release();
-  const { cooldowns, config, log } = ctx;
-  const onClientGone = () => upstream.abort();
-  inc.signal.addEventListener("abort", onClientGone, { once: true });
-  const finish = () => inc.signal.removeEventListener("abort", onClientGone);
-  const body = new ReadableStream<Uint8Array>(
-    {
-      start(controller) {
-        for (const chunk of held) controller.enqueue(chunk);
-      },
-      async pull(controller) {
-        try {
-          const { done, value } = await reader.read();
-          if (done) {
-            finish();
-            controller.close();
-          } else controller.enqueue(value);
-        } catch (error) {
-          finish();
-          if (!inc.signal.aborted) {
-            if (config.cooldownMs > 0) cooldowns.enter(route.key, Date.now(), config.cooldownMs, "stream cut after commit");
-            log.error(`${inc.alias.name}: stream from ${describeRoute(route)} was cut after it started (${(error as Error).message}); the client sees an incomplete stream`);
-          }
-          controller.error(error);
-        }
-      },
-      cancel() {
-        finish();
-        upstream.abort();
-      },
-    },
-    { highWaterMark: 0 },
-  );
-  return { kind: "served", status: res.status, response: new Response(body, { status: res.status, headers: clientHeaders(res.headers) }) };
+function withId(response: Response, inc: Incoming): Response {
+  response.headers.set("x-request-id", inc.id);
+  return response;
+}
+
+/** Says which route served the request, and carries the ids both ways. */
+function decorate(response: Response, inc: Incoming, route: Route | undefined, attempts: number): Response {
+  const h = response.headers;
+  const upstreamId = h.get("x-request-id");
+  if (upstreamId !== null && upstreamId !== inc.id) h.set("x-upstream-request-id", upstreamId);
+  h.set("x-request-id", inc.id);
+  if (route) {
+    h.set("x-llm-proxy-backend", route.backend.name);
+    h.set("x-llm-proxy-model", route.model);
+  }
+  h.set("x-llm-proxy-attempts", String(attempts));
+  return response;
 }

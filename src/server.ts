@@ -4,11 +4,12 @@ import { CooldownTable } from "./cooldown.ts";
 import { errorResponse, protocolOf, type Protocol } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { createMask } from "./mask.ts";
-import { forward, type ProxyContext } from "./proxy.ts";
+import { forward, type ProxyContext, type ProxyObserver, type RequestRecord } from "./proxy.ts";
+import { statusReport } from "./status.ts";
 import { modelValueRanges } from "./upstream.ts";
 
-/** Request bodies above this get 413 (the resilience work makes it `limits.max_body_mb`). */
-export const MAX_BODY_BYTES = 32 * 1024 * 1024;
+/** Bun's own cap sits above `limits.max_body_mb`, so the proxy's clear 413 answers first. */
+const BUN_BODY_CAP = 1025 * 1024 * 1024;
 
 /** Paths that only take POST: another method gets 405 rather than a confusing 400. */
 const POST_ONLY = new Set(["/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/responses", "/v1/messages", "/v1/messages/count_tokens", "/chat/completions", "/completions", "/embeddings", "/responses"]);
@@ -31,6 +32,17 @@ function presentedKey(headers: Headers): string | undefined {
   return headers.get("x-api-key") ?? undefined;
 }
 
+const ID_PREFIX = `req_${Math.random().toString(36).slice(2, 8)}`;
+let idCounter = 0;
+const CLIENT_ID = /^[\x21-\x7e]{1,128}$/;
+
+/** The client's own x-request-id when it sent a sane one, else a new one. */
+function requestId(headers: Headers): { id: string; fromClient: boolean } {
+  const given = headers.get("x-request-id");
+  if (given !== null && CLIENT_ID.test(given)) return { id: given, fromClient: true };
+  return { id: `${ID_PREFIX}${(++idCounter).toString(36).padStart(6, "0")}`, fromClient: false };
+}
+
 function modelList(config: Config, headers: Headers): Response {
   const created = Math.floor(config.loadedAt.getTime() / 1000);
   const ids = [...config.aliases.keys()];
@@ -50,29 +62,42 @@ function modelList(config: Config, headers: Headers): Response {
 const methodNotAllowed = (protocol: Protocol, method: string, path: string, allow: string) =>
   errorResponse("method_not_allowed", protocol, `${method} is not allowed on ${path}; use ${allow}`, { allow });
 
-interface State {
-  context: ProxyContext;
+export interface ServerHooks {
+  readonly observer?: ProxyObserver;
+  readonly onDone?: (record: RequestRecord) => void;
+  /** Renders /metrics. */
+  readonly metrics?: (snapshot: { cooldownsActive: number }) => string;
+  /** Runs before each request is routed (the hot-reload modification-time check). */
+  readonly beforeRequest?: () => void;
+  readonly version?: string;
 }
 
 export interface ProxyServer {
   readonly server: Server<undefined>;
   readonly url: string;
   readonly cooldowns: CooldownTable;
+  readonly config: () => Config;
+  /** Requests being served now, streams included. */
+  readonly inFlight: () => number;
   /** Serves new requests with this configuration; requests in flight keep theirs. */
   setConfig(config: Config): void;
+  /** Stops accepting; waits up to `graceMs` for requests and streams in flight, then closes the rest. */
+  shutdown(graceMs: number): Promise<void>;
   stop(force?: boolean): Promise<void>;
 }
 
-function contextFor(config: Config, cooldowns: CooldownTable, log: Logger): ProxyContext {
-  return { config, cooldowns, log, redact: createMask(config.secrets) };
-}
-
-export function startServer(config: Config, log: Logger, options: { hostname?: string; port?: number } = {}): ProxyServer {
+export function startServer(initial: Config, log: Logger, options: { hostname?: string; port?: number; hooks?: ServerHooks } = {}): ProxyServer {
   const cooldowns = new CooldownTable();
-  const state: State = { context: contextFor(config, cooldowns, log) };
+  const hooks = options.hooks ?? {};
+  const startedAt = Date.now();
+  let inFlight = 0;
+  const idleWaiters: (() => void)[] = [];
+  const contextFor = (config: Config): ProxyContext => ({ config, cooldowns, log, redact: createMask(config.secrets), observer: hooks.observer, onDone: hooks.onDone });
+  let context = contextFor(initial);
 
-  const handle = async (req: Request, server: Server<undefined>): Promise<Response> => {
-    const { context } = state;
+  const authorized = (config: Config, headers: Headers) => !config.proxyKey || safeEqual(presentedKey(headers) ?? "", config.proxyKey);
+
+  const route = async (req: Request, server: Server<undefined>, id: string, fromClient: boolean, handOver: () => () => void): Promise<Response> => {
     const { config } = context;
     const url = new URL(req.url);
     const path = url.pathname;
@@ -88,31 +113,34 @@ export function startServer(config: Config, log: Logger, options: { hostname?: s
     if (path === "/v1/models" || path === "/models") {
       return method === "GET" || method === "HEAD" ? modelList(config, req.headers) : methodNotAllowed(protocol, method, path, "GET");
     }
+    if (path === "/metrics" && hooks.metrics) {
+      if (method !== "GET" && method !== "HEAD") return methodNotAllowed(protocol, method, path, "GET");
+      if (!config.metricsPublic && !authorized(config, req.headers)) return unauthorized(protocol);
+      return new Response(hooks.metrics({ cooldownsActive: cooldowns.active(Date.now()).length }), { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } });
+    }
 
-    if (config.proxyKey && !safeEqual(presentedKey(req.headers) ?? "", config.proxyKey)) {
-      return errorResponse("invalid_api_key", protocol, "missing or wrong API key; send the proxy's key as Authorization: Bearer <key> or x-api-key: <key>");
+    if (!authorized(config, req.headers)) return unauthorized(protocol);
+    if (path === "/status" || path === "/status/cooldowns") {
+      return statusReport(req, url, { config, cooldowns, startedAt, version: hooks.version ?? "", redact: context.redact, log, id });
     }
     if (method === "GET" || method === "HEAD") {
       if (POST_ONLY.has(path)) return methodNotAllowed(protocol, method, path, "POST");
       return errorResponse("not_found", protocol, `${path} is not an endpoint of llm-proxy; it forwards requests whose JSON body names a model (POST)`);
     }
 
+    const limit = config.maxBodyBytes;
     const declared = Number(req.headers.get("content-length") ?? "0");
-    if (declared > MAX_BODY_BYTES) {
-      return errorResponse("request_too_large", protocol, `request body of ${declared} bytes is over the limit of ${MAX_BODY_BYTES} bytes`);
-    }
+    if (declared > limit) return tooLarge(protocol, limit, declared);
     const body = new Uint8Array(await req.arrayBuffer());
-    if (body.length > MAX_BODY_BYTES) {
-      return errorResponse("request_too_large", protocol, `request body is over the limit of ${MAX_BODY_BYTES} bytes`);
-    }
+    if (body.length > limit) return tooLarge(protocol, limit, body.length);
     let text: string;
-    let parsed: unknown;
     try {
       // JSON is UTF-8 (RFC 8259); a lenient decode would shift every byte offset after a bad byte.
       text = strictUtf8.decode(body);
     } catch {
-      return errorResponse("invalid_json", protocol, "request body is not valid UTF-8; send a UTF-8 JSON object with a \"model\" field");
+      return errorResponse("invalid_json", protocol, 'request body is not valid UTF-8; send a UTF-8 JSON object with a "model" field');
     }
+    let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch (error) {
@@ -129,10 +157,15 @@ export function startServer(config: Config, log: Logger, options: { hostname?: s
     if (!alias) {
       return errorResponse("model_not_found", protocol, `model ${JSON.stringify(model)} is not served by this proxy; GET /v1/models lists the models it serves`);
     }
+    const stream = (parsed as { stream?: unknown }).stream === true;
+    log.info(`${method} ${path} model=${model}${stream ? " stream" : ""}`, id);
+    if (log.enabled("debug")) log.debug(`request headers: ${JSON.stringify(Object.fromEntries(req.headers))}; body: ${text}`, id);
 
-    // A stream may be slow between tokens; Bun's idle timer must not cut it.
+    // A stream may be slow between tokens; Bun's idle timer must not cut it. The proxy's own timers decide.
     server.timeout(req, 0);
     return forward(context, {
+      id,
+      clientRequestId: fromClient,
       method,
       path,
       search: url.search,
@@ -141,16 +174,44 @@ export function startServer(config: Config, log: Logger, options: { hostname?: s
       text,
       modelRanges: modelValueRanges(text),
       alias,
-      stream: (parsed as { stream?: unknown }).stream === true,
+      stream,
       protocol,
       signal: req.signal,
+      arrived: Date.now(),
+      settle: handOver(),
     });
   };
 
+  const handle = async (req: Request, server: Server<undefined>): Promise<Response> => {
+    hooks.beforeRequest?.();
+    const { id, fromClient } = requestId(req.headers);
+    inFlight++;
+    // A proxied request counts as in flight until forward() says it is over (a stream at its end),
+    // so a graceful shutdown waits for it; anything else is over when its answer is made.
+    let handedOver = false;
+    let settled = false;
+    const settleOnce = () => {
+      if (settled) return;
+      settled = true;
+      inFlight--;
+      if (inFlight === 0) for (const wake of idleWaiters.splice(0)) wake();
+    };
+    try {
+      const response = await route(req, server, id, fromClient, () => {
+        handedOver = true;
+        return settleOnce;
+      });
+      if (!response.headers.has("x-request-id")) response.headers.set("x-request-id", id);
+      return response;
+    } finally {
+      if (!handedOver) settleOnce();
+    }
+  };
+
   const server = Bun.serve({
-    hostname: options.hostname ?? config.listen.hostname,
-    port: options.port ?? config.listen.port,
-    maxRequestBodySize: MAX_BODY_BYTES + 1024 * 1024,
+    hostname: options.hostname ?? initial.listen.hostname,
+    port: options.port ?? initial.listen.port,
+    maxRequestBodySize: BUN_BODY_CAP,
     fetch: handle,
     error(error) {
       log.error(`internal error: ${error.stack ?? error.message}`);
@@ -162,11 +223,28 @@ export function startServer(config: Config, log: Logger, options: { hostname?: s
     server,
     url: `http://${server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname}:${server.port}`,
     cooldowns,
+    config: () => context.config,
+    inFlight: () => inFlight,
     setConfig(next) {
-      state.context = contextFor(next, cooldowns, log);
+      context = contextFor(next);
+    },
+    async shutdown(graceMs) {
+      void server.stop(false);
+      if (inFlight > 0) {
+        await Promise.race([new Promise<void>((resolve) => idleWaiters.push(resolve)), Bun.sleep(graceMs)]);
+      }
+      await server.stop(true);
     },
     async stop(force = false) {
       await server.stop(force);
     },
   };
+}
+
+function unauthorized(protocol: Protocol): Response {
+  return errorResponse("invalid_api_key", protocol, "missing or wrong API key; send the proxy's key as Authorization: Bearer <key> or x-api-key: <key>");
+}
+
+function tooLarge(protocol: Protocol, limit: number, size: number): Response {
+  return errorResponse("request_too_large", protocol, `request body of ${size} bytes is over the limit of ${limit} bytes (limits.max_body_mb)`);
 }

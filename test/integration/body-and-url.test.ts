@@ -70,7 +70,7 @@ describe("body", () => {
     await using proxy = startProxy(oneRoute(`${provider.url}/v1`));
     const res = await post(`${proxy.url}/v1/chat/completions`, { model: "m" });
     expect(res.status).toBe(201);
-    expect(res.headers.get("x-request-id")).toBe("up-1");
+    expect(res.headers.get("x-upstream-request-id")).toBe("up-1");
     expect(await res.text()).toBe(answer);
   });
 });

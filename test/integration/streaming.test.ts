@@ -104,17 +104,22 @@ describe("a stream's first event decides", () => {
     const seen = { text: "" };
     await readUntil(reader, seen, (t) => t.includes('"c0"'));
     stream.fail();
-    // The client must see the cut: a read error, never a clean end as if complete.
-    const outcome = await within(
+    // The client must see the cut: an error event and no [DONE], never a clean end as if complete.
+    const rest = await within(
       (async () => {
         for (;;) {
-          const { done } = await reader.read();
-          if (done) return "ended cleanly";
+          const { done, value } = await reader.read();
+          if (done) return seen.text;
+          seen.text += new TextDecoder().decode(value);
         }
-      })().catch(() => "cut"),
+      })(),
       "the cut to reach the client",
     );
-    expect(outcome).toBe("cut");
+    const events = rest.split("\n\n").filter((e) => e.trim() !== "");
+    const last = JSON.parse(events.at(-1)!.replace(/^data: /, "")) as { error: { code: string; message: string } };
+    expect(last.error.code).toBe("stream_cut");
+    expect(last.error.message).toContain("incomplete");
+    expect(rest).not.toContain("[DONE]");
     expect(second.received.length).toBe(0);
     await waitFor(() => proxy.proxy.cooldowns.active(Date.now()).length === 1, "the pair to cool down");
   });

@@ -1,0 +1,117 @@
+import type { Protocol } from "./errors.ts";
+
+/** How a committed stream ended. */
+export type StreamEnd =
+  | { readonly kind: "complete"; readonly bytes: number }
+  | { readonly kind: "cut"; readonly reason: string; readonly bytes: number }
+  | { readonly kind: "client_gone"; readonly bytes: number };
+
+export interface CommittedStreamOptions {
+  /** Chunks read before the commit (up to the first event), sent first and unchanged. */
+  readonly held: readonly Uint8Array[];
+  readonly reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly upstream: AbortController;
+  readonly clientSignal: AbortSignal;
+  readonly protocol: Protocol;
+  readonly idleMs: number;
+  readonly totalLeftMs: number;
+  readonly onEnd: (end: StreamEnd) => void;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * The last event of a stream that was cut: the client's SDK raises it as an error
+ * instead of taking a partial answer for a complete one. No `[DONE]` or
+ * `message_stop` follows. https://docs.anthropic.com/en/api/messages-streaming#error-events
+ */
+export function cutEvent(protocol: Protocol, message: string): string {
+  if (protocol === "anthropic") {
+    return `event: error\ndata: ${JSON.stringify({ type: "error", error: { type: "api_error", message } })}\n\n`;
+  }
+  return `data: ${JSON.stringify({ error: { message, type: "upstream_error", code: "stream_cut" } })}\n\n`;
+}
+
+/** True when the bytes sent so far end between two events (a blank line). */
+function atEventBoundary(last: Uint8Array | undefined): boolean {
+  if (!last || last.length === 0) return true;
+  const n = last.length;
+  return last[n - 1] === 10 && (last[n - 2] === 10 || (last[n - 2] === 13 && last[n - 3] === 10));
+}
+
+/**
+ * The client's side of a committed SSE stream: each upstream chunk is passed on as
+ * it arrives (no buffering, no copies). Silence longer than `idleMs` (pings count
+ * as life) or the total bound ends the stream as cut, and so does an upstream
+ * error: the client then gets an error event and the stream ends without its
+ * completion marker. A client that goes away aborts the upstream request.
+ */
+export function committedStream(o: CommittedStreamOptions): ReadableStream<Uint8Array> {
+  let bytes = 0;
+  let last: Uint8Array | undefined;
+  let ended = false;
+  let cutReason: string | undefined;
+
+  const finish = (end: StreamEnd) => {
+    if (ended) return;
+    ended = true;
+    clearTimeout(idle);
+    clearTimeout(total);
+    o.clientSignal.removeEventListener("abort", onClientGone);
+    o.onEnd(end);
+  };
+  const cut = (reason: string) => {
+    if (ended || cutReason !== undefined) return;
+    cutReason = reason;
+    o.upstream.abort();
+  };
+  const onClientGone = () => {
+    o.upstream.abort();
+    finish({ kind: "client_gone", bytes });
+  };
+  o.clientSignal.addEventListener("abort", onClientGone, { once: true });
+  const idle = setTimeout(() => cut(`no data for ${o.idleMs / 1000} s`), o.idleMs);
+  const total = Number.isFinite(o.totalLeftMs) ? setTimeout(() => cut("the request's total time ran out"), Math.max(o.totalLeftMs, 0)) : undefined;
+
+  const endAsCut = (controller: ReadableStreamDefaultController<Uint8Array>, reason: string) => {
+    const message = `the provider's stream was cut after it started (${reason}); this answer is incomplete`;
+    controller.enqueue(encoder.encode(`${atEventBoundary(last) ? "" : "\n\n"}${cutEvent(o.protocol, message)}`));
+    controller.close();
+    finish({ kind: "cut", reason, bytes });
+  };
+
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        for (const chunk of o.held) {
+          bytes += chunk.length;
+          controller.enqueue(chunk);
+        }
+        last = o.held.at(-1);
+      },
+      async pull(controller) {
+        try {
+          const { done, value } = await o.reader.read();
+          if (done) {
+            if (cutReason !== undefined) return endAsCut(controller, cutReason);
+            controller.close();
+            finish({ kind: "complete", bytes });
+            return;
+          }
+          idle.refresh();
+          bytes += value.length;
+          last = value;
+          controller.enqueue(value);
+        } catch (error) {
+          if (ended || o.clientSignal.aborted) return;
+          endAsCut(controller, cutReason ?? (error as Error)?.message ?? "upstream error");
+        }
+      },
+      cancel() {
+        o.upstream.abort();
+        finish({ kind: "client_gone", bytes });
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
