@@ -1,6 +1,7 @@
 #!/usr/bin/env bun
 import pkg from "../package.json" with { type: "json" };
 import { ConfigNotFoundError, loadConfig, parseConfig, readConfigText } from "./config/load.ts";
+import { describePlans } from "./check.ts";
 import { ConfigError, type Problem } from "./config/problems.ts";
 import type { Config } from "./config/types.ts";
 import { Logger } from "./log.ts";
@@ -100,6 +101,7 @@ export function startupSummary(config: Config, url: string): string {
 
 async function check(path: string): Promise<number> {
   const { config, problems } = parseConfig(await readConfigText(path), path);
+  if (config) process.stdout.write(`Routes, in the order they are tried:\n${describePlans(config)}\n\n`);
   process.stdout.write(formatProblems(problems));
   const errors = problems.filter((p) => p.severity === "error").length;
   const warnings = problems.length - errors;
@@ -114,9 +116,17 @@ async function serve(path: string): Promise<ProxyServer> {
   const proxy = startServer(config, log);
   for (const line of startupSummary(config, proxy.url).split("\n")) log.info(line);
   for (const warning of config.warnings) log.warn(String(warning));
+  let stopping = false;
   const stop = async (signal: string) => {
-    log.info(`${signal} received; stopping`);
-    await proxy.stop(true);
+    if (stopping) return;
+    stopping = true;
+    const { shutdownGraceMs } = proxy.config();
+    const waiting = proxy.inFlight();
+    log.info(`${signal} received; no new connections${waiting > 0 ? `; waiting up to ${shutdownGraceMs / 1000} s for ${waiting} request${waiting === 1 ? "" : "s"} in flight` : ""}`);
+    await proxy.shutdown(shutdownGraceMs);
+    const left = proxy.inFlight();
+    if (left > 0) log.warn(`stopped with ${left} request${left === 1 ? "" : "s"} still in flight after the grace period`);
+    log.info("stopped");
     await log.close();
     process.exit(0);
   };
