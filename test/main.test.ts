@@ -118,7 +118,8 @@ describe("main, in this process", () => {
     const { code, out } = await runMain(["--check", "-c", path]);
     expect(code).toBe(0);
     expect(out).toBe(
-      'warning: colour: unknown key, ignored\nwarning: models.m.routes[1].backend: unknown backend "ghost"; this route is skipped (backends: "b")\n' +
+      'Routes, in the order they are tried:\n"m":\n  priority 0: b → x\n\n' +
+        'warning: colour: unknown key, ignored\nwarning: models.m.routes[1].backend: unknown backend "ghost"; this route is skipped (backends: "b")\n' +
         `${path}: 0 errors, 2 warnings; 1 model served\n`,
     );
   });
@@ -194,7 +195,11 @@ describe("the command line, as a real process", () => {
 
   test("--check on the original's example exits 0; on a config with errors it exits 1 listing them", async () => {
     const ok = await runProcess(["--check", "-config", EXAMPLE]);
-    expect(ok).toEqual({ code: 0, out: `${EXAMPLE}: 0 errors, 0 warnings; 1 model served\n`, err: "" });
+    expect(ok).toEqual({
+      code: 0,
+      out: `Routes, in the order they are tried:\n"anthropic/claude-sonnet-4":\n  priority 1: primary → claude-sonnet-4\n\n${EXAMPLE}: 0 errors, 0 warnings; 1 model served\n`,
+      err: "",
+    });
     const bad = await runProcess(["--check", "-config", file(WITH_ERRORS)]);
     expect(bad.code).toBe(1);
     expect(bad.out.match(/^error: /gm)).toHaveLength(2);
@@ -263,7 +268,8 @@ describe("the command line, as a real process", () => {
       proc.kill("SIGTERM");
       await readUntil(() => false);
       expect(await proc.exited).toBe(0);
-      expect(out).toContain("[INFO] SIGTERM received; stopping\n");
+      expect(out).toContain("[INFO] SIGTERM received; no new connections\n");
+    expect(out).toContain("[INFO] stopped\n");
     } finally {
       proc.kill();
       await proc.exited;
