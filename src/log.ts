@@ -1,6 +1,7 @@
-import { mkdirSync, createWriteStream, type WriteStream } from "node:fs";
-import { dirname, extname, basename, join } from "node:path";
+import { basename, dirname, extname, join } from "node:path";
 import type { LogLevel, LoggingConfig } from "./config/types.ts";
+import { FileDrop } from "./log-drop.ts";
+import { RollingFile } from "./log-file.ts";
 import { createMask, noMask, type Mask } from "./mask.ts";
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -23,18 +24,22 @@ export interface LogSink {
 const stdoutSink: LogSink = { write: (line) => process.stdout.write(line) };
 
 /**
- * Levelled log lines in the original's format, `[2026-11-26 10:00:00] [INFO] message`,
- * to the console and to `general_file` (one file per day). Every line is masked
- * when `mask_sensitive` is on, so no caller can forget to.
+ * Levelled log lines in the original's format, `[2026-11-26 10:00:00] [INFO] message`
+ * (or one JSON object per line), to the console and to `general_file`, rolled by day
+ * and size with retention. With `separate_files`, one file per request and one per
+ * failed request. Every line and file is masked when `mask_sensitive` is on, so no
+ * caller can forget to.
  */
 export class Logger {
   private threshold = RANK.info;
   private format: "text" | "json" = "text";
   private toConsole = true;
   private mask: Mask = noMask;
-  private generalFile = "";
-  private fileDate = "";
-  private file: WriteStream | undefined;
+  private file: RollingFile | undefined;
+  private fileKey = "";
+  private requests: FileDrop | undefined;
+  private errors: FileDrop | undefined;
+  private dropKey = "";
 
   constructor(private readonly console: LogSink = stdoutSink) {}
 
@@ -44,14 +49,31 @@ export class Logger {
     // Without a file the console is the only place left: it stays on.
     this.toConsole = logging.console || !logging.generalFile;
     this.mask = logging.maskSensitive ? createMask(secrets) : noMask;
-    if (logging.generalFile !== this.generalFile) {
-      this.closeFile();
-      this.generalFile = logging.generalFile;
+    const retention = { maxFiles: logging.maxFiles, maxAgeDays: logging.maxAgeDays };
+    const onError = (message: string) => this.console.write(this.render("error", message, undefined, new Date()));
+    const fileKey = JSON.stringify([logging.generalFile, logging.maxFileSizeMb, retention]);
+    if (fileKey !== this.fileKey) {
+      void this.file?.close();
+      this.fileKey = fileKey;
+      this.file = logging.generalFile ? new RollingFile(logging.generalFile, { maxFileSizeMb: logging.maxFileSizeMb, ...retention, onError }) : undefined;
+    }
+    const dropKey = JSON.stringify([logging.separateFiles, logging.requestDir, logging.errorDir, retention]);
+    if (dropKey !== this.dropKey) {
+      void this.requests?.close();
+      void this.errors?.close();
+      this.dropKey = dropKey;
+      this.requests = logging.separateFiles ? new FileDrop(logging.requestDir, { ...retention, onError }) : undefined;
+      this.errors = logging.separateFiles ? new FileDrop(logging.errorDir, { ...retention, onError }) : undefined;
     }
   }
 
   enabled(level: LogLevel): boolean {
     return RANK[level] >= this.threshold;
+  }
+
+  /** True when per-request files are written: callers skip building their text otherwise. */
+  get separateFiles(): boolean {
+    return this.requests !== undefined;
   }
 
   /** `id` is the request id: every line of one request carries it. */
@@ -68,53 +90,35 @@ export class Logger {
     this.write("error", message, id);
   }
 
-  /** Masks text the way log lines are masked (for error bodies sent to clients). */
+  /** `separate_files`: the whole story of one request in `request_dir`, and in `error_dir` too when it failed. */
+  requestFile(id: string, content: string, failed: boolean): void {
+    if (!this.requests) return;
+    const masked = this.mask(content);
+    this.requests.write(id, masked);
+    if (failed) this.errors?.write(id, masked);
+  }
+
+  /** Masks text the way log lines are masked. */
   redact(text: string): string {
     return this.mask(text);
   }
 
+  private render(level: LogLevel, text: string, id: string | undefined, now: Date): string {
+    if (this.format === "json") {
+      return `${JSON.stringify(id === undefined ? { time: now.toISOString(), level, msg: text } : { time: now.toISOString(), level, request_id: id, msg: text })}\n`;
+    }
+    return `[${localTime(now)}] [${LABEL[level]}] ${id === undefined ? "" : `[${id}] `}${text}\n`;
+  }
+
   private write(level: LogLevel, message: string, id: string | undefined): void {
     const now = new Date();
-    const text = this.mask(message);
-    const line =
-      this.format === "json"
-        ? `${JSON.stringify(id === undefined ? { time: now.toISOString(), level, msg: text } : { time: now.toISOString(), level, request_id: id, msg: text })}\n`
-        : `[${localTime(now)}] [${LABEL[level]}] ${id === undefined ? "" : `[${id}] `}${text}\n`;
+    const line = this.render(level, this.mask(message), id, now);
     if (this.toConsole) this.console.write(line);
-    if (this.generalFile) this.fileFor(now)?.write(line);
+    this.file?.write(line, now);
   }
 
-  private fileFor(now: Date): WriteStream | undefined {
-    const date = localDate(now);
-    if (this.file && date === this.fileDate) return this.file;
-    this.closeFile();
-    const path = datedFileName(this.generalFile, now);
-    try {
-      mkdirSync(dirname(path), { recursive: true });
-      this.file = createWriteStream(path, { flags: "a" });
-      this.file.on("error", (err) => {
-        this.console.write(`[${localTime(new Date())}] [ERROR] cannot write log file ${path}: ${err.message}\n`);
-        this.file = undefined;
-        this.generalFile = "";
-      });
-      this.fileDate = date;
-    } catch (err) {
-      this.console.write(`[${localTime(now)}] [ERROR] cannot open log file ${path}: ${(err as Error).message}; logging to the console only\n`);
-      this.generalFile = "";
-    }
-    return this.file;
-  }
-
-  private closeFile(): void {
-    this.file?.end();
-    this.file = undefined;
-    this.fileDate = "";
-  }
-
-  /** Flushes and closes the log file (at shutdown). */
+  /** Flushes and closes the log files (at shutdown). */
   async close(): Promise<void> {
-    const file = this.file;
-    this.file = undefined;
-    if (file) await new Promise<void>((resolve) => file.end(resolve));
+    await Promise.all([this.file?.close(), this.requests?.close(), this.errors?.close()]);
   }
 }

@@ -5,6 +5,7 @@ import { describePlans } from "./check.ts";
 import { ConfigError, type Problem } from "./config/problems.ts";
 import type { Config } from "./config/types.ts";
 import { Logger } from "./log.ts";
+import { onRequestDone } from "./request-log.ts";
 import { startServer, type ProxyServer } from "./server.ts";
 
 /** Set at build time by scripts/build.ts; absent when run from source. */
@@ -113,7 +114,8 @@ async function serve(path: string): Promise<ProxyServer> {
   const { config } = await loadConfig(path);
   const log = new Logger();
   log.configure(config.logging, config.secrets);
-  const proxy = startServer(config, log);
+  let current = config;
+  const proxy = startServer(config, log, { hooks: { onDone: onRequestDone(log, () => current), version: VERSION } });
   for (const line of startupSummary(config, proxy.url).split("\n")) log.info(line);
   for (const warning of config.warnings) log.warn(String(warning));
   let stopping = false;

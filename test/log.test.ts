@@ -195,7 +195,7 @@ describe("the general log file", () => {
     await log.close();
     const lines = messages();
     const dated = datedFileName(path, new Date());
-    expect(lines.filter((l) => l.startsWith(`[ERROR] cannot open log file ${dated}: `))).toHaveLength(1);
+    expect(lines.filter((l) => l.startsWith(`[ERROR] cannot write log file ${dated}: `))).toHaveLength(1);
     expect(lines.filter((l) => l.startsWith("[INFO] "))).toEqual(["[INFO] still logged", "[INFO] and again"]);
   });
 });
