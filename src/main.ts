@@ -5,6 +5,7 @@ import { describePlans } from "./check.ts";
 import { ConfigError, type Problem } from "./config/problems.ts";
 import type { Config } from "./config/types.ts";
 import { Logger } from "./log.ts";
+import { ProxyMetrics } from "./metrics.ts";
 import { onRequestDone } from "./request-log.ts";
 import { startServer, type ProxyServer } from "./server.ts";
 
@@ -115,7 +116,15 @@ async function serve(path: string): Promise<ProxyServer> {
   const log = new Logger();
   log.configure(config.logging, config.secrets);
   let current = config;
-  const proxy = startServer(config, log, { hooks: { onDone: onRequestDone(log, () => current), version: VERSION } });
+  const metrics = new ProxyMetrics();
+  const proxy = startServer(config, log, {
+    hooks: {
+      observer: metrics,
+      onDone: onRequestDone(log, () => current),
+      metrics: ({ cooldownsActive }) => metrics.render({ cooldownsActive, version: VERSION }),
+      version: VERSION,
+    },
+  });
   for (const line of startupSummary(config, proxy.url).split("\n")) log.info(line);
   for (const warning of config.warnings) log.warn(String(warning));
   let stopping = false;

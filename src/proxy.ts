@@ -16,6 +16,7 @@ export interface ProxyObserver {
   fallback(level: "l1" | "l2", backend: string, model: string): void;
   cooldown(backend: string, model: string, reason: string): void;
   streamedBytes(backend: string, model: string, bytes: number): void;
+  inFlight?(delta: 1 | -1): void;
 }
 
 /** Everything the request path needs; one per configuration, swapped on reload. */

@@ -4,6 +4,7 @@ import { CooldownTable } from "./cooldown.ts";
 import { errorResponse, protocolOf, type Protocol } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { createMask } from "./mask.ts";
+import { METRICS_CONTENT_TYPE } from "./metrics.ts";
 import { forward, type ProxyContext, type ProxyObserver, type RequestRecord } from "./proxy.ts";
 import { statusReport } from "./status.ts";
 import { modelValueRanges } from "./upstream.ts";
@@ -116,7 +117,7 @@ export function startServer(initial: Config, log: Logger, options: { hostname?: 
     if (path === "/metrics" && hooks.metrics) {
       if (method !== "GET" && method !== "HEAD") return methodNotAllowed(protocol, method, path, "GET");
       if (!config.metricsPublic && !authorized(config, req.headers)) return unauthorized(protocol);
-      return new Response(hooks.metrics({ cooldownsActive: cooldowns.active(Date.now()).length }), { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } });
+      return new Response(hooks.metrics({ cooldownsActive: cooldowns.active(Date.now()).length }), { headers: { "content-type": METRICS_CONTENT_TYPE } });
     }
 
     if (!authorized(config, req.headers)) return unauthorized(protocol);
@@ -186,6 +187,7 @@ export function startServer(initial: Config, log: Logger, options: { hostname?: 
     hooks.beforeRequest?.();
     const { id, fromClient } = requestId(req.headers);
     inFlight++;
+    hooks.observer?.inFlight?.(1);
     // A proxied request counts as in flight until forward() says it is over (a stream at its end),
     // so a graceful shutdown waits for it; anything else is over when its answer is made.
     let handedOver = false;
@@ -194,6 +196,7 @@ export function startServer(initial: Config, log: Logger, options: { hostname?: 
       if (settled) return;
       settled = true;
       inFlight--;
+      hooks.observer?.inFlight?.(-1);
       if (inFlight === 0) for (const wake of idleWaiters.splice(0)) wake();
     };
     try {
