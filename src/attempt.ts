@@ -31,7 +31,7 @@ export interface Answer {
   readonly body: string;
 }
 
-export type FailureKind = "status" | "pattern" | "error_body" | "error_event" | "empty_stream" | "redirect" | "network" | "connect_timeout" | "first_byte_timeout" | "total_timeout";
+export type FailureKind = "malformed" | "status" | "pattern" | "error_body" | "error_event" | "empty_stream" | "redirect" | "network" | "connect_timeout" | "first_byte_timeout" | "total_timeout";
 
 /** What one attempt came to. Expected upstream trouble is a value, never thrown. */
 export type Outcome =
@@ -169,6 +169,9 @@ export async function attempt(config: Config, req: AttemptRequest, route: Route,
     if (type.includes("json")) {
       const body = await res.text();
       release();
+      if (!looksComplete(body)) {
+        return failed("malformed", `status ${status} with a JSON body that is cut short or malformed`, status, res.headers);
+      }
       if (jsonHasError(body)) {
         return failed("error_body", `status ${status} with an error body`, status, res.headers, { status: 502, headers: clientHeaders(res.headers), body }, isRequestFault(status, body));
       }
@@ -180,6 +183,20 @@ export async function attempt(config: Config, req: AttemptRequest, route: Route,
     return { kind: "served", status, firstByteMs: performance.now() - started, response: new Response(res.body, { status, headers: clientHeaders(res.headers) }) };
   } catch (error) {
     return lost(error);
+  }
+}
+
+/** A JSON body cut short fails this; checked cheaply, parsed only when the ending looks wrong. */
+function looksComplete(body: string): boolean {
+  let end = body.length - 1;
+  while (end >= 0 && body.charCodeAt(end) <= 32) end--;
+  const last = body.charCodeAt(end);
+  if (last === 125 || last === 93) return true;
+  try {
+    JSON.parse(body);
+    return true;
+  } catch {
+    return false;
   }
 }
 
