@@ -9,7 +9,18 @@ export interface Cooldown {
   readonly failures: number;
   /** After the cooldown ended, one request is trying the pair; the others keep away until it answers. */
   readonly probing: boolean;
+  /**
+   * Shared through a cluster: when the cooldown ends, the pair stays closed here until
+   * the cluster link says this instance may probe it (another instance may be probing).
+   */
+  readonly gated?: boolean;
 }
+
+/** A change to the table made by this process, for the cluster link to share. */
+export type CooldownChange =
+  | { readonly type: "enter"; readonly key: string; readonly entry: Cooldown }
+  | { readonly type: "succeeded"; readonly key: string }
+  | { readonly type: "clear"; readonly key?: string };
 
 /** What a request may do with a pair right now. */
 export type Access = "free" | "probe" | "cooling";
@@ -21,13 +32,17 @@ export type Access = "free" | "probe" | "cooling";
  */
 export class CooldownTable {
   private readonly entries = new Map<string, Cooldown>();
+  /** Set by the cluster link: hears every change this process makes. */
+  onChange: ((change: CooldownChange) => void) | undefined;
+  /** Set by the cluster link while it is connected: cooldowns it shares end gated. */
+  gateShared = false;
 
   /** Milliseconds until the pair is free; 0 when it may be tried (or probed) now. A pair being probed counts as 1 s. */
   remaining(key: string, now: number): number {
     const entry = this.entries.get(key);
     if (entry === undefined) return 0;
     if (entry.until > now) return entry.until - now;
-    return entry.probing ? 1000 : 0;
+    return entry.probing || entry.gated ? 1000 : 0;
   }
 
   /**
@@ -37,7 +52,7 @@ export class CooldownTable {
   claim(key: string, now: number): Access {
     const entry = this.entries.get(key);
     if (entry === undefined) return "free";
-    if (entry.until > now || entry.probing) return "cooling";
+    if (entry.until > now || entry.probing || entry.gated) return "cooling";
     this.entries.set(key, { ...entry, probing: true });
     return "probe";
   }
@@ -63,17 +78,32 @@ export class CooldownTable {
       status,
       failures: (previous?.failures ?? 0) + 1,
       probing: false,
+      gated: this.gateShared,
     };
     this.entries.set(key, entry);
+    this.onChange?.({ type: "enter", key, entry });
     return entry;
   }
 
   /** A success: the pair is healthy, its failure count starts again. */
   succeeded(key: string): void {
-    this.entries.delete(key);
+    if (this.entries.delete(key)) this.onChange?.({ type: "succeeded", key });
   }
 
   clear(key?: string): number {
+    this.onChange?.(key === undefined ? { type: "clear" } : { type: "clear", key });
+    return this.forget(key);
+  }
+
+  /** Another instance's cooldown, as the cluster link heard it: kept unless a longer one runs here. */
+  mirror(key: string, entry: Cooldown, now: number): void {
+    const mine = this.entries.get(key);
+    if (mine !== undefined && mine.until > now && mine.until >= entry.until) return;
+    this.entries.set(key, { ...entry, probing: false, gated: true });
+  }
+
+  /** Removes entries without telling the cluster (it told us). */
+  forget(key?: string): number {
     if (key === undefined) {
       const n = this.entries.size;
       this.entries.clear();
@@ -82,10 +112,21 @@ export class CooldownTable {
     return this.entries.delete(key) ? 1 : 0;
   }
 
+  /** The cluster link lets this instance probe a pair whose cooldown ended (or Redis is away). */
+  ungate(key?: string): void {
+    for (const [k, entry] of key === undefined ? this.entries : [[key, this.entries.get(key)] as const]) {
+      if (entry?.gated) this.entries.set(k, { ...entry, gated: false });
+    }
+  }
+
+  get(key: string): Cooldown | undefined {
+    return this.entries.get(key);
+  }
+
   /** Pairs still cooling (or being probed) at `now`. Expired entries stay, to keep their failure count. */
   active(now: number): [string, Cooldown][] {
     const out: [string, Cooldown][] = [];
-    for (const [key, entry] of this.entries) if (entry.until > now || entry.probing) out.push([key, entry]);
+    for (const [key, entry] of this.entries) if (entry.until > now || entry.probing || entry.gated) out.push([key, entry]);
     return out;
   }
 }

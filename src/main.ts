@@ -1,21 +1,12 @@
 #!/usr/bin/env bun
-import pkg from "../package.json" with { type: "json" };
 import { ConfigNotFoundError, parseConfig, readConfigText } from "./config/load.ts";
-import { ConfigReloader, describeRejection } from "./config/reload.ts";
 import { describePlans } from "./check.ts";
 import { ConfigError, type Problem } from "./config/problems.ts";
-import type { Config } from "./config/types.ts";
-import { Logger } from "./log.ts";
-import { ProxyMetrics } from "./metrics.ts";
-import { onRequestDone } from "./request-log.ts";
-import { startServer, type ProxyServer } from "./server.ts";
+import { serve } from "./run.ts";
+import type { ProxyServer } from "./server.ts";
+import { COMMIT, VERSION } from "./version.ts";
 
-/** Set at build time by scripts/build.ts; absent when run from source. */
-declare const LLM_PROXY_VERSION: string | undefined;
-declare const LLM_PROXY_COMMIT: string | undefined;
-
-export const VERSION = typeof LLM_PROXY_VERSION === "string" ? LLM_PROXY_VERSION : pkg.version;
-const COMMIT = typeof LLM_PROXY_COMMIT === "string" ? LLM_PROXY_COMMIT : "source";
+export { VERSION } from "./version.ts";
 
 export const USAGE = `llm-proxy ${VERSION} — one endpoint and one key for every LLM client
 
@@ -90,18 +81,6 @@ export function formatProblems(problems: readonly Problem[]): string {
   return problems.map((p) => `${p.severity === "error" ? "error" : "warning"}: ${p}\n`).join("");
 }
 
-/** The start-up block: what is listening, what is loaded, every warning. */
-export function startupSummary(config: Config, url: string): string {
-  const lines = [`llm-proxy ${VERSION} listening on ${url}${config.listen.allInterfaces ? " (every interface)" : ""}`];
-  lines.push(`  config: ${config.file}`);
-  lines.push(`  auth: ${config.proxyKey ? "proxy key required" : "none (no proxy_api_key)"}`);
-  const backends = [...config.backends.values()];
-  lines.push(`  backends: ${backends.map((b) => `${b.name}${b.enabled ? "" : " (disabled)"}`).join(", ") || "none"}`);
-  lines.push(`  models: ${[...config.aliases.keys()].join(", ") || "none"}`);
-  if (config.warnings.length > 0) lines.push(`  ${plural(config.warnings.length, "warning")}:`);
-  return lines.join("\n");
-}
-
 async function check(path: string): Promise<number> {
   const { config, problems } = parseConfig(await readConfigText(path), path);
   if (config) process.stdout.write(`Routes, in the order they are tried:\n${describePlans(config)}\n\n`);
@@ -110,66 +89,6 @@ async function check(path: string): Promise<number> {
   const warnings = problems.length - errors;
   process.stdout.write(`${path}: ${plural(errors, "error")}, ${plural(warnings, "warning")}${config ? `; ${plural(config.aliases.size, "model")} served` : ""}\n`);
   return errors > 0 ? 1 : 0;
-}
-
-async function serve(path: string): Promise<ProxyServer> {
-  const text = await readConfigText(path);
-  const { config, problems } = parseConfig(text, path);
-  if (!config) throw new ConfigError(problems);
-  const log = new Logger();
-  log.configure(config.logging, config.secrets);
-  let reloader: ConfigReloader | undefined;
-  const metrics = new ProxyMetrics();
-  const proxy = startServer(config, log, {
-    hooks: {
-      observer: metrics,
-      onDone: onRequestDone(log, () => proxy.config()),
-      metrics: ({ cooldownsActive }) => metrics.render({ cooldownsActive, version: VERSION }),
-      // "Write the file, then send a request" works, as in the original: at most one stat per 100 ms.
-      beforeRequest: () => reloader?.maybeReload(),
-      version: VERSION,
-    },
-  });
-  for (const line of startupSummary(config, proxy.url).split("\n")) log.info(line);
-  for (const warning of config.warnings) log.warn(String(warning));
-  reloader = new ConfigReloader({
-    path,
-    current: config,
-    text,
-    onReload(next, summary) {
-      log.configure(next.logging, next.secrets);
-      proxy.setConfig(next);
-      metrics.reload("ok");
-      log.info(summary);
-      for (const warning of next.warnings) log.warn(String(warning));
-    },
-    onRejected(problems) {
-      metrics.reload("rejected");
-      log.error(describeRejection(problems, path));
-    },
-    onMissing(file, detail) {
-      log.warn(`the config file ${file} is gone (${detail}); still serving the configuration loaded last`);
-    },
-  });
-  reloader.start();
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    const { shutdownGraceMs } = proxy.config();
-    const waiting = proxy.inFlight();
-    log.info(`${signal} received; no new connections${waiting > 0 ? `; waiting up to ${shutdownGraceMs / 1000} s for ${waiting} request${waiting === 1 ? "" : "s"} in flight` : ""}`);
-    reloader?.stop();
-    await proxy.shutdown(shutdownGraceMs);
-    const left = proxy.inFlight();
-    if (left > 0) log.warn(`stopped with ${left} request${left === 1 ? "" : "s"} still in flight after the grace period`);
-    log.info("stopped");
-    await log.close();
-    process.exit(0);
-  };
-  process.on("SIGINT", () => void stop("SIGINT"));
-  process.on("SIGTERM", () => void stop("SIGTERM"));
-  return proxy;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Server } from "bun";
 import type { Config } from "./config/types.ts";
+import type { ClusterStatus } from "./cluster.ts";
 import { CooldownTable } from "./cooldown.ts";
 import { errorResponse, protocolOf, type Protocol } from "./errors.ts";
 import type { Logger } from "./log.ts";
@@ -71,6 +72,8 @@ export interface ServerHooks {
   /** Runs before each request is routed (the hot-reload modification-time check). */
   readonly beforeRequest?: () => void;
   readonly version?: string;
+  /** The cluster link's state, for /status. */
+  readonly cluster?: () => ClusterStatus | undefined;
 }
 
 export interface ProxyServer {
@@ -87,7 +90,7 @@ export interface ProxyServer {
   stop(force?: boolean): Promise<void>;
 }
 
-export function startServer(initial: Config, log: Logger, options: { hostname?: string; port?: number; hooks?: ServerHooks } = {}): ProxyServer {
+export function startServer(initial: Config, log: Logger, options: { hostname?: string; port?: number; hooks?: ServerHooks; reusePort?: boolean } = {}): ProxyServer {
   const cooldowns = new CooldownTable();
   const hooks = options.hooks ?? {};
   const startedAt = Date.now();
@@ -122,7 +125,7 @@ export function startServer(initial: Config, log: Logger, options: { hostname?: 
 
     if (!authorized(config, req.headers)) return unauthorized(protocol);
     if (path === "/status" || path === "/status/cooldowns") {
-      return statusReport(req, url, { config, cooldowns, startedAt, version: hooks.version ?? "", redact: context.redact, log, id });
+      return statusReport(req, url, { config, cooldowns, startedAt, version: hooks.version ?? "", redact: context.redact, log, id, cluster: hooks.cluster?.() });
     }
     if (method === "GET" || method === "HEAD") {
       if (POST_ONLY.has(path)) return methodNotAllowed(protocol, method, path, "POST");
@@ -215,6 +218,8 @@ export function startServer(initial: Config, log: Logger, options: { hostname?: 
     hostname: options.hostname ?? initial.listen.hostname,
     port: options.port ?? initial.listen.port,
     maxRequestBodySize: BUN_BODY_CAP,
+    // `workers`: several processes share the port (Linux).
+    reusePort: options.reusePort ?? false,
     fetch: handle,
     error(error) {
       log.error(`internal error: ${error.stack ?? error.message}`);

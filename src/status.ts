@@ -1,3 +1,4 @@
+import type { ClusterStatus } from "./cluster.ts";
 import type { Config } from "./config/types.ts";
 import type { CooldownTable } from "./cooldown.ts";
 import { errorResponse } from "./errors.ts";
@@ -12,6 +13,7 @@ export interface StatusSources {
   readonly redact: Mask;
   readonly log: Logger;
   readonly id: string;
+  readonly cluster?: ClusterStatus;
 }
 
 const SEPARATOR = "\u0000";
@@ -51,6 +53,7 @@ export function statusReport(req: Request, url: URL, s: StatusSources): Response
       routes: a.groups.flatMap((g) => g.routes.map((r) => ({ alias: r.alias, backend: r.backend.name, model: r.model, priority: r.priority, weight: r.weight }))),
     })),
     cooldowns: cooldownList(s.cooldowns, now),
+    cluster: s.cluster ?? null,
   });
 }
 

@@ -11,7 +11,7 @@ describe("CooldownTable", () => {
   test("a failed pair cools for the given time and is free when it is over", () => {
     const table = new CooldownTable();
     const entry = table.enter("p\u0000m", T0, 200, "status 500", 500);
-    expect(entry).toEqual({ until: T0 + 200, since: T0, reason: "status 500", status: 500, failures: 1, probing: false });
+    expect(entry).toEqual({ until: T0 + 200, since: T0, reason: "status 500", status: 500, failures: 1, probing: false, gated: false });
     expect(table.remaining("p\u0000m", T0)).toBe(200);
     expect(table.remaining("p\u0000m", T0 + 150)).toBe(50);
     expect(table.remaining("p\u0000m", T0 + 200)).toBe(0);

@@ -192,6 +192,11 @@ export function buildConfig(raw: RawConfig, file: string, problems: Problems): C
   }
   const { backends, secrets } = buildBackends(raw, problems);
   if (proxyKey) secrets.push(proxyKey);
+  const redisPassword = /^rediss?:\/\/[^:@/]*:([^@/]+)@/.exec(raw.cluster.redis_url)?.[1];
+  if (redisPassword) secrets.push(redisPassword, decodeURIComponent(redisPassword));
+  if (raw.workers > 1 && process.platform !== "linux") {
+    warn(problems, ["workers"], `several processes on one port need Linux (reusePort); on ${process.platform} one process serves`);
+  }
   const groups = buildRoutes(raw, backends, problems);
   const aliases = buildAliases(raw, groups, problems);
   let cooldownSeconds = raw.fallback.cooldown_seconds;
@@ -219,6 +224,8 @@ export function buildConfig(raw: RawConfig, file: string, problems: Problems): C
     maxBodyBytes: Math.floor(raw.limits.max_body_mb * 1024 * 1024),
     metricsPublic: raw.metrics.public,
     shutdownGraceMs: raw.shutdown_grace_seconds * 1000,
+    cluster: { redisUrl: raw.cluster.redis_url, keyPrefix: raw.cluster.key_prefix },
+    workers: raw.workers,
     errorStatus: compileStatusCodes(raw.detection.error_codes, problems),
     errorPatterns: raw.detection.error_patterns.filter((p) => p !== ""),
     logging: buildLogging(raw, problems),

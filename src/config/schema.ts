@@ -200,6 +200,20 @@ export const configSchema = v.object(
     ),
     metrics: v.nullish(v.object({ public: v.nullish(bool, false) }, mapping("a mapping")), {}),
     shutdown_grace_seconds: v.nullish(seconds, 30),
+    cluster: v.nullish(
+      v.object(
+        {
+          redis_url: v.nullish(
+            v.pipe(text, v.check((u) => u === "" || /^rediss?:\/\/[^\s]+$/.test(u), "expected a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379/0")),
+            "",
+          ),
+          key_prefix: v.nullish(text, "llm-proxy:"),
+        },
+        mapping("a mapping"),
+      ),
+      {},
+    ),
+    workers: v.nullish(v.pipe(integer, v.check((n) => n >= 1 && n <= 256, "must be from 1 to 256")), 1),
   },
   mapping("a mapping of settings"),
 );

@@ -101,6 +101,10 @@ export interface Config {
   /** `metrics.public`: /metrics without the proxy key. */
   readonly metricsPublic: boolean;
   readonly shutdownGraceMs: number;
+  /** `cluster`: cooldowns shared through Redis; empty `redisUrl` = this process only. */
+  readonly cluster: { readonly redisUrl: string; readonly keyPrefix: string };
+  /** Processes serving one port (Linux, reusePort). */
+  readonly workers: number;
   /** Index by status code (0-999): 1 when `detection.error_codes` matches it. */
   readonly errorStatus: Uint8Array;
   readonly errorPatterns: readonly string[];

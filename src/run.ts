@@ -1,0 +1,117 @@
+import { describePlans } from "./check.ts";
+import { ClusterLink } from "./cluster.ts";
+import { parseConfig, readConfigText } from "./config/load.ts";
+import { ConfigError } from "./config/problems.ts";
+import { ConfigReloader, describeRejection } from "./config/reload.ts";
+import type { Config } from "./config/types.ts";
+import { Logger } from "./log.ts";
+import { ProxyMetrics } from "./metrics.ts";
+import { onRequestDone } from "./request-log.ts";
+import { startServer, type ProxyServer } from "./server.ts";
+import { VERSION } from "./version.ts";
+import { followParent, startWorkers, workerNumber, type Workers } from "./workers.ts";
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+/** The start-up block: what is listening, what is loaded, every warning. */
+export function startupSummary(config: Config, url: string): string {
+  const lines = [`llm-proxy ${VERSION} listening on ${url}${config.listen.allInterfaces ? " (every interface)" : ""}`];
+  lines.push(`  config: ${config.file}`);
+  lines.push(`  auth: ${config.proxyKey ? "proxy key required" : "none (no proxy_api_key)"}`);
+  const backends = [...config.backends.values()];
+  lines.push(`  backends: ${backends.map((b) => `${b.name}${b.enabled ? "" : " (disabled)"}`).join(", ") || "none"}`);
+  lines.push(`  models: ${[...config.aliases.keys()].join(", ") || "none"}`);
+  if (config.warnings.length > 0) lines.push(`  ${plural(config.warnings.length, "warning")}:`);
+  return lines.join("\n");
+}
+
+/**
+ * Serves with a config file: the logger, metrics, the server, hot reload, the
+ * cluster link, worker processes, and a graceful stop on SIGINT/SIGTERM.
+ */
+export async function serve(path: string): Promise<ProxyServer> {
+  const text = await readConfigText(path);
+  const { config, problems } = parseConfig(text, path);
+  if (!config) throw new ConfigError(problems);
+  const worker = workerNumber();
+  const log = new Logger();
+  log.configure(config.logging, config.secrets);
+  const multi = config.workers > 1 && process.platform === "linux";
+  let reloader: ConfigReloader | undefined;
+  let cluster: ClusterLink | undefined;
+  const metrics = new ProxyMetrics();
+  const proxy = startServer(config, log, {
+    reusePort: multi,
+    hooks: {
+      observer: metrics,
+      onDone: onRequestDone(log, () => proxy.config()),
+      metrics: ({ cooldownsActive }) => metrics.render({ cooldownsActive, version: VERSION, cluster: cluster && { connected: cluster.connected } }),
+      // "Write the file, then send a request" works, as in the original: at most one stat per 100 ms.
+      beforeRequest: () => reloader?.maybeReload(),
+      cluster: () => cluster?.status(),
+      version: VERSION,
+    },
+  });
+  if (worker === 0) {
+    for (const line of startupSummary(config, proxy.url).split("\n")) log.info(line);
+    for (const warning of config.warnings) log.warn(String(warning));
+    if (log.enabled("debug")) log.debug(`routes, in the order they are tried:\n${describePlans(config)}`);
+  } else log.info(`worker ${worker} listening on ${proxy.url}`);
+
+  if (config.cluster.redisUrl) {
+    cluster = new ClusterLink({ url: config.cluster.redisUrl, prefix: config.cluster.keyPrefix, table: proxy.cooldowns, log });
+    // The request path never waits on Redis: serving starts now, sharing when the link is up.
+    void cluster.start();
+  } else if (multi && worker === 0) {
+    log.warn("workers without cluster.redis_url: each worker keeps its own cooldowns (a failing provider is learned by each worker on its own)");
+  }
+  const workers: Workers | undefined = multi && worker === 0 ? startWorkers(config.workers, log) : undefined;
+
+  reloader = new ConfigReloader({
+    path,
+    current: config,
+    text,
+    onReload(next, summary) {
+      log.configure(next.logging, next.secrets);
+      proxy.setConfig(next);
+      metrics.reload("ok");
+      log.info(summary);
+      for (const warning of next.warnings) log.warn(String(warning));
+      if (next.cluster.redisUrl !== config.cluster.redisUrl || next.cluster.keyPrefix !== config.cluster.keyPrefix || next.workers !== config.workers) {
+        log.warn("cluster or workers changed: restart llm-proxy to apply that part (the rest is applied)");
+      }
+    },
+    onRejected(problems) {
+      metrics.reload("rejected");
+      log.error(describeRejection(problems, path));
+    },
+    onMissing(file, detail) {
+      log.warn(`the config file ${file} is gone (${detail}); still serving the configuration loaded last`);
+    },
+  });
+  reloader.start();
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    workers?.signal("SIGTERM");
+    const { shutdownGraceMs } = proxy.config();
+    const waiting = proxy.inFlight();
+    log.info(`${signal} received; no new connections${waiting > 0 ? `; waiting up to ${shutdownGraceMs / 1000} s for ${plural(waiting, "request")} in flight` : ""}`);
+    reloader?.stop();
+    await proxy.shutdown(shutdownGraceMs);
+    const left = proxy.inFlight();
+    if (left > 0) log.warn(`stopped with ${plural(left, "request")} still in flight after the grace period`);
+    await workers?.exited();
+    await cluster?.stop();
+    log.info("stopped");
+    await log.close();
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  if (workers && process.platform !== "win32") process.on("SIGHUP", () => workers.signal("SIGHUP"));
+  followParent(() => void stop("the primary process is gone"));
+  return proxy;
+}
