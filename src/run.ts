@@ -72,10 +72,11 @@ export async function serve(path: string): Promise<ProxyServer> {
     current: config,
     text,
     onReload(next, summary) {
+      // Logged before the new logging settings apply: a reload to `level: warn` still says what it did.
+      log.info(summary);
       log.configure(next.logging, next.secrets);
       proxy.setConfig(next);
       metrics.reload("ok");
-      log.info(summary);
       for (const warning of next.warnings) log.warn(String(warning));
       if (next.cluster.redisUrl !== config.cluster.redisUrl || next.cluster.keyPrefix !== config.cluster.keyPrefix || next.workers !== config.workers) {
         log.warn("cluster or workers changed: restart llm-proxy to apply that part (the rest is applied)");
@@ -100,8 +101,7 @@ export async function serve(path: string): Promise<ProxyServer> {
     const waiting = proxy.inFlight();
     log.info(`${signal} received; no new connections${waiting > 0 ? `; waiting up to ${shutdownGraceMs / 1000} s for ${plural(waiting, "request")} in flight` : ""}`);
     reloader?.stop();
-    await proxy.shutdown(shutdownGraceMs);
-    const left = proxy.inFlight();
+    const left = await proxy.shutdown(shutdownGraceMs);
     if (left > 0) log.warn(`stopped with ${plural(left, "request")} still in flight after the grace period`);
     await workers?.exited();
     await cluster?.stop();

@@ -85,8 +85,8 @@ export interface ProxyServer {
   readonly inFlight: () => number;
   /** Serves new requests with this configuration; requests in flight keep theirs. */
   setConfig(config: Config): void;
-  /** Stops accepting; waits up to `graceMs` for requests and streams in flight, then closes the rest. */
-  shutdown(graceMs: number): Promise<void>;
+  /** Stops accepting; waits up to `graceMs` for requests and streams in flight, then closes the rest and says how many there were. */
+  shutdown(graceMs: number): Promise<number>;
   stop(force?: boolean): Promise<void>;
 }
 
@@ -241,7 +241,9 @@ export function startServer(initial: Config, log: Logger, options: { hostname?: 
       if (inFlight > 0) {
         await Promise.race([new Promise<void>((resolve) => idleWaiters.push(resolve)), Bun.sleep(graceMs)]);
       }
+      const left = inFlight;
       await server.stop(true);
+      return left;
     },
     async stop(force = false) {
       await server.stop(force);

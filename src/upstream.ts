@@ -58,10 +58,12 @@ export function clientHeaders(upstream: Headers): Headers {
  * includes its base path; a request path that already starts with it is used as
  * is, any other gets it prefixed. `https://h/v1` + `/v1/chat/completions` →
  * `https://h/v1/chat/completions`; `https://h/api` + `/v1/chat/completions` →
- * `https://h/api/v1/chat/completions`.
+ * `https://h/api/v1/chat/completions`. A query in the backend URL (`?key=…`) is added
+ * to the client's.
  */
-export function joinUrl(backend: Backend, path: string, search: string): string {
+export function joinUrl(backend: Backend, path: string, clientSearch: string): string {
   const base = backend.basePath;
+  const search = backend.query === "" ? clientSearch : clientSearch === "" || clientSearch === "?" ? `?${backend.query}` : `${clientSearch}&${backend.query}`;
   if (base === "" || path === base || path.startsWith(`${base}/`)) return backend.origin + path + search;
   return backend.origin + base + path + search;
 }

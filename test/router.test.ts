@@ -15,7 +15,7 @@ function seeded(seed: number): () => number {
   };
 }
 
-const backend: Backend = { name: "p", url: "http://127.0.0.1:1/v1", origin: "http://127.0.0.1:1", basePath: "/v1", apiKey: "", auth: "bearer", headers: [], timeouts: { connectMs: 10_000, firstByteMs: 60_000, idleMs: 300_000, totalMs: 0 } };
+const backend: Backend = { name: "p", url: "http://127.0.0.1:1/v1", origin: "http://127.0.0.1:1", basePath: "/v1", query: "", apiKey: "", auth: "bearer", headers: [], timeouts: { connectMs: 10_000, firstByteMs: 60_000, idleMs: 300_000, totalMs: 0 } };
 const route = (model: string, weight = 1, priority = 1): Route => ({ alias: "m", backend, model, priority, weight, key: `p\u0000${model}` });
 const group = (routes: Route[], priority = 1): PriorityGroup => ({ alias: "m", priority, routes, weighted: routes.some((r) => r.weight !== routes[0]!.weight), depth: 0 });
 

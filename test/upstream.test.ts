@@ -5,7 +5,7 @@ import { clientHeaders, joinUrl, modelValueRanges, rewriteModel, upstreamHeaders
 function backend(url: string, options: { apiKey?: string; auth?: AuthStyle; headers?: [string, string][] } = {}): Backend {
   const u = new URL(url);
   const basePath = u.pathname.replace(/\/+$/, "");
-  return { name: "p", url: u.origin + basePath, origin: u.origin, basePath, apiKey: options.apiKey ?? "", auth: options.auth ?? "bearer", headers: options.headers ?? [], timeouts: { connectMs: 10_000, firstByteMs: 60_000, idleMs: 300_000, totalMs: 0 } };
+  return { name: "p", url: u.origin + basePath, origin: u.origin, basePath, query: u.search.slice(1), apiKey: options.apiKey ?? "", auth: options.auth ?? "bearer", headers: options.headers ?? [], timeouts: { connectMs: 10_000, firstByteMs: 60_000, idleMs: 300_000, totalMs: 0 } };
 }
 
 describe("joinUrl", () => {
@@ -145,5 +145,13 @@ describe("rewriteModel", () => {
   test("byte offsets stay right for a model after multi-byte characters", () => {
     const text = '{"a":"ü","😀😀":"😀","model":"m","tail":"ß"}';
     expect(rewrite(text, "longer-model-name")).toBe('{"a":"ü","😀😀":"😀","model":"longer-model-name","tail":"ß"}');
+  });
+});
+
+describe("a backend URL with a query", () => {
+  test("adds its query to the client's, or stands alone", () => {
+    const b = backend("https://h/v1beta/openai?key=AIzaBackendKey000000000000000000");
+    expect(joinUrl(b, "/v1/chat/completions", "")).toBe("https://h/v1beta/openai/v1/chat/completions?key=AIzaBackendKey000000000000000000");
+    expect(joinUrl(b, "/v1/chat/completions", "?alt=sse")).toBe("https://h/v1beta/openai/v1/chat/completions?alt=sse&key=AIzaBackendKey000000000000000000");
   });
 });

@@ -76,11 +76,14 @@ function buildBackends(raw: RawConfig, problems: Problems) {
       return warn(problems, [...path, "url"], `${JSON.stringify(b.url)} is not an http:// or https:// URL; backend ${JSON.stringify(b.name)} is skipped`);
     }
     const basePath = url.pathname.replace(/\/+$/, "");
+    const query = url.search.slice(1);
+    for (const [name, value] of url.searchParams) if (CREDENTIAL_HEADER.test(name) && value) secrets.push(value);
     backends.set(b.name, {
       name: b.name,
       url: url.origin + basePath,
       origin: url.origin,
       basePath,
+      query,
       apiKey: b.api_key,
       auth: b.auth,
       headers,

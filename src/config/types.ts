@@ -19,6 +19,8 @@ export interface Backend {
   readonly origin: string;
   /** The URL's path without trailing slash: `/v1`, or `` for none. */
   readonly basePath: string;
+  /** The URL's query without `?` (`key=…` for some providers), added to every request's query; `` for none. */
+  readonly query: string;
   readonly apiKey: string;
   readonly auth: AuthStyle;
   /** `backends[].headers`, names lower-cased; they replace client headers of the same name. */
