@@ -139,7 +139,9 @@ describe("log files of the real process", () => {
     const requests = join(proxy.dir, "logs", "requests");
     const errors = join(proxy.dir, "logs", "errors");
     const named = (dir: string, id: string) => logFiles(dir).filter((n) => n.endsWith(`_${id}.log`));
-    await waitFor(() => named(requests, "good-req").length === 1 && named(requests, "failed-req").length === 1 && named(errors, "failed-req").length === 1, "the request files");
+    // Files appear when their writing starts: wait until each holds its last line.
+    const written = (dir: string, id: string) => named(dir, id).length === 1 && read(join(dir, named(dir, id)[0]!)).includes("\nresult: ");
+    await waitFor(() => written(requests, "good-req") && written(requests, "failed-req") && written(errors, "failed-req"), "the request files");
 
     for (const name of logFiles(requests)) expect(name).toMatch(/^\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}_(good-req|failed-req)\.log$/);
     expect(logFiles(requests)).toHaveLength(2);
