@@ -3,7 +3,7 @@ import { findPattern, isErrorEvent, isErrorStatus, isRequestFault, jsonHasError 
 import type { Protocol } from "./errors.ts";
 import { FirstEventScanner } from "./sse.ts";
 import { committedStream, type StreamEnd } from "./stream.ts";
-import { clientHeaders, joinUrl, rewriteModel, upstreamHeaders } from "./upstream.ts";
+import { clientHeaders, joinUrl, rewriteModel, stringEnd, upstreamHeaders } from "./upstream.ts";
 
 /** What the attempt needs to know about the client's request. */
 export interface AttemptRequest {
@@ -84,6 +84,9 @@ function canConnect(origin: string, ms: number): Promise<boolean> {
   });
 }
 
+/** A stream that sends this much without one complete event is not SSE: fall back rather than hold it all. */
+const MAX_BEFORE_FIRST_EVENT = 1024 * 1024;
+
 const seconds = (ms: number) => `${+(ms / 1000).toFixed(3)} s`;
 
 /**
@@ -104,21 +107,28 @@ export async function attempt(config: Config, req: AttemptRequest, route: Route,
   const onClientGone = () => stop("client");
   req.signal.addEventListener("abort", onClientGone, { once: true });
   let headersIn = false;
-  const firstByte = setTimeout(() => stop("first_byte_timeout"), t.firstByteMs);
-  const connect = t.connectMs < t.firstByteMs
-    ? setTimeout(() => {
-        if (headersIn) return;
+  // One timer per attempt, armed for the nearest deadline: connect check, first byte, total.
+  const startedAt = Date.now();
+  let connectAt = t.connectMs < t.firstByteMs ? startedAt + t.connectMs : Infinity;
+  const firstByteAt = startedAt + t.firstByteMs;
+  const totalAt = t.totalMs > 0 ? req.arrived + t.totalMs : Infinity;
+  const tick = () => {
+    const now = Date.now();
+    if (now >= totalAt) return stop("total_timeout");
+    if (now >= firstByteAt) return stop("first_byte_timeout");
+    if (now >= connectAt) {
+      connectAt = Infinity;
+      if (!headersIn) {
         void canConnect(backend.origin, Math.min(t.connectMs, 1000)).then((ok) => {
           if (!ok && !headersIn) stop("connect_timeout");
         });
-      }, t.connectMs)
-    : undefined;
-  const totalLeft = t.totalMs > 0 ? req.arrived + t.totalMs - Date.now() : Infinity;
-  const total = Number.isFinite(totalLeft) ? setTimeout(() => stop("total_timeout"), Math.max(totalLeft, 0)) : undefined;
+      }
+    }
+    timer = setTimeout(tick, Math.max(0, Math.min(connectAt, firstByteAt, totalAt) - now));
+  };
+  let timer = setTimeout(tick, Math.max(0, Math.min(connectAt, firstByteAt, totalAt) - startedAt));
   const release = () => {
-    clearTimeout(firstByte);
-    clearTimeout(connect);
-    clearTimeout(total);
+    clearTimeout(timer);
     req.signal.removeEventListener("abort", onClientGone);
   };
   const lost = (error: unknown): Outcome => {
@@ -145,7 +155,6 @@ export async function attempt(config: Config, req: AttemptRequest, route: Route,
     return lost(error);
   }
   headersIn = true;
-  clearTimeout(connect);
 
   const status = res.status;
   try {
@@ -178,26 +187,36 @@ export async function attempt(config: Config, req: AttemptRequest, route: Route,
       return { kind: "served", status, firstByteMs: performance.now() - started, response: new Response(body, { status, headers: clientHeaders(res.headers) }) };
     }
     // Anything else (audio, files) is passed through as it comes; a client abort still reaches upstream.
-    clearTimeout(firstByte);
-    clearTimeout(total);
+    clearTimeout(timer);
     return { kind: "served", status, firstByteMs: performance.now() - started, response: new Response(res.body, { status, headers: clientHeaders(res.headers) }) };
   } catch (error) {
     return lost(error);
   }
 }
 
-/** A JSON body cut short fails this; checked cheaply, parsed only when the ending looks wrong. */
-function looksComplete(body: string): boolean {
-  let end = body.length - 1;
-  while (end >= 0 && body.charCodeAt(end) <= 32) end--;
-  const last = body.charCodeAt(end);
-  if (last === 125 || last === 93) return true;
-  try {
-    JSON.parse(body);
-    return true;
-  } catch {
-    return false;
+/**
+ * Whether a JSON body is complete: its brackets balance and it ends where the
+ * top-level value closes. One pass that jumps over strings; a body cut right after
+ * an inner `}` fails it, as does an empty one.
+ */
+export function looksComplete(body: string): boolean {
+  let depth = 0;
+  let seen = false;
+  for (let i = 0; i < body.length; i++) {
+    const c = body.charCodeAt(i);
+    if (c === 34) {
+      const end = stringEnd(body, i);
+      if (end >= body.length) return false;
+      i = end;
+      seen = true;
+    } else if (c === 123 || c === 91) {
+      depth++;
+      seen = true;
+    } else if (c === 125 || c === 93) {
+      if (--depth < 0) return false;
+    } else if (c > 32) seen = true;
   }
+  return seen && depth === 0;
 }
 
 function failed(failure: FailureKind, reason: string, status?: number, headers?: Headers, answer?: Answer, requestFault = false): Outcome {
@@ -221,6 +240,7 @@ async function firstEvent(
   const reader = res.body!.getReader() as ReadableStreamDefaultReader<Uint8Array>;
   const scanner = new FirstEventScanner();
   const held: Uint8Array[] = [];
+  let heldBytes = 0;
   try {
     for (;;) {
       const { done, value } = await reader.read();
@@ -229,6 +249,14 @@ async function firstEvent(
         return failed("empty_stream", "stream ended before its first event", res.status, res.headers);
       }
       held.push(value);
+      heldBytes += value.length;
+      if (heldBytes > MAX_BEFORE_FIRST_EVENT) {
+        reader.cancel().catch(() => {
+          // The stream is abandoned either way.
+        });
+        release();
+        return failed("malformed", `no event in the stream's first ${MAX_BEFORE_FIRST_EVENT / 1024 / 1024} MiB`, res.status, res.headers);
+      }
       const event = scanner.push(value);
       if (!event) continue;
       if (isErrorEvent(event.event, event.data)) {

@@ -9,7 +9,17 @@ const LABEL: Record<LogLevel, string> = { debug: "DEBUG", info: "INFO", warn: "W
 
 const pad = (n: number) => (n < 10 ? `0${n}` : String(n));
 export const localDate = (d: Date) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
-const localTime = (d: Date) => `${localDate(d)} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+let cachedSecond = -1;
+let cachedTime = "";
+/** `2026-11-26 10:00:00`, formatted once per second: every log line needs it. */
+const localTime = (d: Date) => {
+  const second = Math.floor(d.getTime() / 1000);
+  if (second !== cachedSecond) {
+    cachedSecond = second;
+    cachedTime = `${localDate(d)} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  }
+  return cachedTime;
+};
 
 /** `./logs/proxy.log` on 2026-11-26 → `./logs/proxy_2026-11-26.log`, as the original names it. */
 export function datedFileName(generalFile: string, date: Date): string {
@@ -21,7 +31,33 @@ export interface LogSink {
   write(line: string): void;
 }
 
-const stdoutSink: LogSink = { write: (line) => process.stdout.write(line) };
+/**
+ * The console, written once per event-loop turn: a write(2) per line cost a quarter
+ * of the proxy's time at INFO under load. Lines keep their order; `flush()` at exit.
+ */
+class BatchedStdout implements LogSink {
+  private pending: string[] = [];
+  private scheduled = false;
+
+  write(line: string): void {
+    this.pending.push(line);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  flush(): void {
+    this.scheduled = false;
+    if (this.pending.length === 0) return;
+    const text = this.pending.join("");
+    this.pending = [];
+    process.stdout.write(text);
+  }
+}
+
+const stdoutSink = new BatchedStdout();
+// Whatever way the process ends, the last lines reach the console.
+process.on("exit", () => stdoutSink.flush());
 
 /**
  * Levelled log lines in the original's format, `[2026-11-26 10:00:00] [INFO] message`
@@ -119,6 +155,7 @@ export class Logger {
 
   /** Flushes and closes the log files (at shutdown). */
   async close(): Promise<void> {
+    if (this.console instanceof BatchedStdout) this.console.flush();
     await Promise.all([this.file?.close(), this.requests?.close(), this.errors?.close()]);
   }
 }

@@ -67,6 +67,7 @@ export async function forward(ctx: ProxyContext, inc: Incoming): Promise<Respons
   const records: AttemptRecord[] = [];
   let skipped = candidates.cooling;
   let last: { answer: Answer; from: Route } | undefined;
+  let timedOut = false;
   let previous: Route | undefined;
 
   const done = (status: number, outcome: RequestRecord["outcome"], route?: Route, streamEnd?: StreamEnd) => {
@@ -76,6 +77,12 @@ export async function forward(ctx: ProxyContext, inc: Incoming): Promise<Respons
 
   for (const route of candidates.routes) {
     if (config.maxRetries > 0 && records.length >= config.maxRetries) break;
+    // No time left for this route: trying it would only fail it (and cool it) for nothing.
+    const total = route.backend.timeouts.totalMs;
+    if (total > 0 && Date.now() >= inc.arrived + total) {
+      timedOut = true;
+      continue;
+    }
     // Another request may have cooled this pair since the plan was made, or be probing it.
     const access = cooldowns.claim(route.key, Date.now());
     if (access === "cooling") {
@@ -117,6 +124,11 @@ export async function forward(ctx: ProxyContext, inc: Incoming): Promise<Respons
   }
 
   const alias = JSON.stringify(inc.alias.name);
+  if (records.length === 0 && timedOut) {
+    observer?.request(inc.alias.name, "failed", 502);
+    done(502, "failed");
+    return withId(errorResponse("upstream_unavailable", inc.protocol, `model ${alias}: the request's total time (timeouts.total_seconds) ran out before any route could be tried`), inc);
+  }
   if (records.length === 0) {
     if (skipped > 0) {
       const wait = Math.max(1, Math.ceil(candidates.firstFreeMs / 1000));

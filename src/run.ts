@@ -56,6 +56,9 @@ export async function serve(path: string): Promise<ProxyServer> {
     for (const line of startupSummary(config, proxy.url).split("\n")) log.info(line);
     for (const warning of config.warnings) log.warn(String(warning));
     if (log.enabled("debug")) log.debug(`routes, in the order they are tried:\n${describePlans(config)}`);
+    if (!process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) {
+      log.warn("at most 256 upstream requests at once (Bun's default): for more concurrent streams, start llm-proxy with BUN_CONFIG_MAX_HTTP_REQUESTS=4096 in its environment");
+    }
   } else log.info(`worker ${worker} listening on ${proxy.url}`);
 
   if (config.cluster.redisUrl) {

@@ -10,6 +10,9 @@ import { forward, type ProxyContext, type ProxyObserver, type RequestRecord } fr
 import { statusReport } from "./status.ts";
 import { modelValueRanges } from "./upstream.ts";
 
+/** Bun's idle timeout for connections between requests (its default). */
+const IDLE_SECONDS = 10;
+
 /** Bun's own cap sits above `limits.max_body_mb`, so the proxy's clear 413 answers first. */
 const BUN_BODY_CAP = 1025 * 1024 * 1024;
 
@@ -103,8 +106,12 @@ export function startServer(initial: Config, log: Logger, options: { hostname?: 
 
   const route = async (req: Request, server: Server<undefined>, id: string, fromClient: boolean, handOver: () => () => void): Promise<Response> => {
     const { config } = context;
-    const url = new URL(req.url);
-    const path = url.pathname;
+    // req.url is absolute (http://host/path?query); no URL object is needed to split it.
+    const raw = req.url;
+    const slash = raw.indexOf("/", raw.indexOf("//") + 2);
+    const mark = raw.indexOf("?", slash);
+    const path = slash === -1 ? "/" : mark === -1 ? raw.slice(slash) : raw.slice(slash, mark);
+    const search = mark === -1 ? "" : raw.slice(mark);
     const protocol = protocolOf(path);
     const method = req.method;
 
@@ -125,7 +132,7 @@ export function startServer(initial: Config, log: Logger, options: { hostname?: 
 
     if (!authorized(config, req.headers)) return unauthorized(protocol);
     if (path === "/status" || path === "/status/cooldowns") {
-      return statusReport(req, url, { config, cooldowns, startedAt, version: hooks.version ?? "", redact: context.redact, log, id, cluster: hooks.cluster?.() });
+      return statusReport(req, new URL(raw), { config, cooldowns, startedAt, version: hooks.version ?? "", redact: context.redact, log, id, cluster: hooks.cluster?.() });
     }
     if (method === "GET" || method === "HEAD") {
       if (POST_ONLY.has(path)) return methodNotAllowed(protocol, method, path, "POST");
@@ -133,10 +140,10 @@ export function startServer(initial: Config, log: Logger, options: { hostname?: 
     }
 
     const limit = config.maxBodyBytes;
-    const declared = Number(req.headers.get("content-length") ?? "0");
-    if (declared > limit) return tooLarge(protocol, limit, declared);
-    const body = new Uint8Array(await req.arrayBuffer());
-    if (body.length > limit) return tooLarge(protocol, limit, body.length);
+    const length = req.headers.get("content-length");
+    if (length !== null && Number(length) > limit) return tooLarge(protocol, limit, Number(length));
+    const body = length !== null ? new Uint8Array(await req.arrayBuffer()) : await readChunked(req, limit);
+    if (body === undefined) return tooLarge(protocol, limit);
     let text: string;
     try {
       // JSON is UTF-8 (RFC 8259); a lenient decode would shift every byte offset after a bad byte.
@@ -165,14 +172,15 @@ export function startServer(initial: Config, log: Logger, options: { hostname?: 
     log.info(`${method} ${path} model=${model}${stream ? " stream" : ""}`, id);
     if (log.enabled("debug")) log.debug(`request headers: ${JSON.stringify(Object.fromEntries(req.headers))}; body: ${text}`, id);
 
-    // A stream may be slow between tokens; Bun's idle timer must not cut it. The proxy's own timers decide.
+    // A stream may be slow between tokens; Bun's idle timer must not cut it. The proxy's own timers
+    // decide, and Bun's comes back when the request is over (else an idle keep-alive connection would stay forever).
     server.timeout(req, 0);
     return forward(context, {
       id,
       clientRequestId: fromClient,
       method,
       path,
-      search: url.search,
+      search,
       headers: req.headers,
       body,
       text,
@@ -198,6 +206,7 @@ export function startServer(initial: Config, log: Logger, options: { hostname?: 
     const settleOnce = () => {
       if (settled) return;
       settled = true;
+      if (handedOver) server.timeout(req, IDLE_SECONDS);
       inFlight--;
       hooks.observer?.inFlight?.(-1);
       if (inFlight === 0) for (const wake of idleWaiters.splice(0)) wake();
@@ -217,6 +226,7 @@ export function startServer(initial: Config, log: Logger, options: { hostname?: 
   const server = Bun.serve({
     hostname: options.hostname ?? initial.listen.hostname,
     port: options.port ?? initial.listen.port,
+    idleTimeout: IDLE_SECONDS,
     maxRequestBodySize: BUN_BODY_CAP,
     // `workers`: several processes share the port (Linux).
     reusePort: options.reusePort ?? false,
@@ -255,6 +265,28 @@ function unauthorized(protocol: Protocol): Response {
   return errorResponse("invalid_api_key", protocol, "missing or wrong API key; send the proxy's key as Authorization: Bearer <key> or x-api-key: <key>");
 }
 
-function tooLarge(protocol: Protocol, limit: number, size: number): Response {
-  return errorResponse("request_too_large", protocol, `request body of ${size} bytes is over the limit of ${limit} bytes (limits.max_body_mb)`);
+function tooLarge(protocol: Protocol, limit: number, size?: number): Response {
+  const what = size === undefined ? "request body" : `request body of ${size} bytes`;
+  return errorResponse("request_too_large", protocol, `${what} is over the limit of ${limit} bytes (limits.max_body_mb)`);
+}
+
+/** A body without Content-Length (chunked), read until it passes `limit`: then undefined, without waiting for its end. */
+async function readChunked(req: Request, limit: number): Promise<Uint8Array | undefined> {
+  if (!req.body) return new Uint8Array(0);
+  const reader = req.body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > limit) {
+      reader.cancel().catch(() => {
+        // The client is told 413; the rest of its body is not wanted.
+      });
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return chunks.length === 1 ? chunks[0]! : new Uint8Array(Buffer.concat(chunks));
 }

@@ -11,29 +11,39 @@ export interface SseEvent {
  * pings has not answered yet. https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
  */
 export class FirstEventScanner {
+  /** Text not yet consumed: it always starts at the beginning of a line. */
   private text = "";
-  private offset = 0;
+  /** Within `text`, where to look for the next line break (everything before has none). */
+  private searchFrom = 0;
   private event = "";
   private data: string[] = [];
   private readonly decoder = new TextDecoder();
+  private readonly lineBreak = /[\r\n]/g;
 
-  /** Feeds bytes; returns the first data event once it is complete. */
+  /** Feeds bytes; returns the first data event once it is complete. Each byte is looked at once. */
   push(chunk: Uint8Array): SseEvent | undefined {
     this.text += this.decoder.decode(chunk, { stream: true });
     return this.scan();
   }
 
   private scan(): SseEvent | undefined {
-    const text = this.text;
-    while (this.offset < text.length) {
-      let end = this.offset;
-      while (end < text.length && text.charCodeAt(end) !== 10 && text.charCodeAt(end) !== 13) end++;
-      if (end === text.length) return undefined;
+    for (;;) {
+      this.lineBreak.lastIndex = this.searchFrom;
+      const found = this.lineBreak.exec(this.text);
+      if (found === null) {
+        this.searchFrom = this.text.length;
+        return undefined;
+      }
+      const end = found.index;
       // A CR at the very end may be the first half of CRLF.
-      if (text.charCodeAt(end) === 13 && end + 1 === text.length) return undefined;
-      const next = text.charCodeAt(end) === 13 && text.charCodeAt(end + 1) === 10 ? end + 2 : end + 1;
-      const line = text.slice(this.offset, end);
-      this.offset = next;
+      if (this.text.charCodeAt(end) === 13 && end + 1 === this.text.length) {
+        this.searchFrom = end;
+        return undefined;
+      }
+      const next = this.text.charCodeAt(end) === 13 && this.text.charCodeAt(end + 1) === 10 ? end + 2 : end + 1;
+      const line = this.text.slice(0, end);
+      this.text = this.text.slice(next);
+      this.searchFrom = 0;
       if (line === "") {
         if (this.data.length > 0) return { event: this.event || "message", data: this.data.join("\n") };
         this.event = "";
@@ -47,6 +57,5 @@ export class FirstEventScanner {
       if (field === "data") this.data.push(value);
       else if (field === "event") this.event = value;
     }
-    return undefined;
   }
 }

@@ -32,6 +32,19 @@ export function cutEvent(protocol: Protocol, message: string): string {
   return `data: ${JSON.stringify({ error: { message, type: "upstream_error", code: "stream_cut" } })}\n\n`;
 }
 
+const COMPLETE = /data: \[DONE\]|event: message_stop|"type":\s*"response\.completed"/;
+
+/**
+ * True when the stream already carried its completion marker (OpenAI's `[DONE]`,
+ * Anthropic's `message_stop`, the Responses API's `response.completed`): a reset
+ * after it loses nothing, so the stream ends as complete.
+ */
+function sawCompletion(previous: Uint8Array | undefined, last: Uint8Array | undefined): boolean {
+  if (!last) return false;
+  const tail = Buffer.concat(previous ? [previous.subarray(-256), last.subarray(-256)] : [last.subarray(-256)]).toString("latin1");
+  return COMPLETE.test(tail);
+}
+
 /** True when the bytes sent so far end between two events (a blank line). */
 function atEventBoundary(last: Uint8Array | undefined): boolean {
   if (!last || last.length === 0) return true;
@@ -49,6 +62,7 @@ function atEventBoundary(last: Uint8Array | undefined): boolean {
 export function committedStream(o: CommittedStreamOptions): ReadableStream<Uint8Array> {
   let bytes = 0;
   let last: Uint8Array | undefined;
+  let previous: Uint8Array | undefined;
   let ended = false;
   let cutReason: string | undefined;
 
@@ -93,17 +107,23 @@ export function committedStream(o: CommittedStreamOptions): ReadableStream<Uint8
         try {
           const { done, value } = await o.reader.read();
           if (done) {
-            if (cutReason !== undefined) return endAsCut(controller, cutReason);
+            if (cutReason !== undefined && !sawCompletion(previous, last)) return endAsCut(controller, cutReason);
             controller.close();
             finish({ kind: "complete", bytes });
             return;
           }
           idle.refresh();
           bytes += value.length;
+          previous = last;
           last = value;
           controller.enqueue(value);
         } catch (error) {
           if (ended || o.clientSignal.aborted) return;
+          if (sawCompletion(previous, last)) {
+            controller.close();
+            finish({ kind: "complete", bytes });
+            return;
+          }
           endAsCut(controller, cutReason ?? (error as Error)?.message ?? "upstream error");
         }
       },

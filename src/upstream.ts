@@ -68,8 +68,24 @@ export function joinUrl(backend: Backend, path: string, clientSearch: string): s
   return backend.origin + base + path + search;
 }
 
-/** Byte ranges of every top-level `"model"` string value in a JSON object text. */
-export function modelValueRanges(text: string): [number, number][] {
+/** Where a JSON string token starting at `start` (a `"`) ends: the index of its closing quote. */
+export function stringEnd(text: string, start: number): number {
+  let i = start + 1;
+  for (;;) {
+    const quote = text.indexOf('"', i);
+    if (quote === -1) return text.length;
+    let backslashes = 0;
+    for (let j = quote - 1; text.charCodeAt(j) === 92; j--) backslashes++;
+    if (backslashes % 2 === 0) return quote;
+    i = quote + 1;
+  }
+}
+
+/**
+ * Character ranges of every top-level `"model"` string value in a JSON object text.
+ * Strings are skipped with indexOf, so a long prompt costs little.
+ */
+function scanModelValues(text: string): [number, number][] {
   const ranges: [number, number][] = [];
   let depth = 0;
   let expectKey = false;
@@ -79,17 +95,11 @@ export function modelValueRanges(text: string): [number, number][] {
     const c = text.charCodeAt(i);
     if (c === 34) {
       const start = i;
-      let escaped = false;
-      for (i++; i < text.length; i++) {
-        const d = text.charCodeAt(i);
-        if (d === 92) {
-          escaped = true;
-          i++;
-        } else if (d === 34) break;
-      }
+      i = stringEnd(text, i);
       if (depth !== 1) continue;
       if (expectKey) {
-        key = escaped ? (JSON.parse(text.slice(start, i + 1)) as string) : text.slice(start + 1, i);
+        const raw = text.slice(start + 1, i);
+        key = raw.includes("\\") ? (JSON.parse(text.slice(start, i + 1)) as string) : raw;
         expectKey = false;
       } else if (inValue) {
         if (key === "model") ranges.push([start, i + 1]);
@@ -109,6 +119,34 @@ export function modelValueRanges(text: string): [number, number][] {
     }
   }
   return ranges;
+}
+
+/**
+ * Where the top-level `model` value sits in a (valid) JSON object text. Fast path:
+ * clients put `"model"` once, usually first; when the text has it exactly once and
+ * it is the first key, nothing else is scanned. Anything else gets the full scan.
+ */
+export function modelValueRanges(text: string): [number, number][] {
+  const at = text.indexOf('"model"');
+  if (at !== -1 && text.indexOf('"model"', at + 7) === -1) {
+    let i = 0;
+    while (i < at && text.charCodeAt(i) <= 32) i++;
+    if (text.charCodeAt(i) === 123) {
+      i++;
+      while (i < at && text.charCodeAt(i) <= 32) i++;
+      if (i === at) {
+        let j = at + 7;
+        while (text.charCodeAt(j) <= 32) j++;
+        if (text.charCodeAt(j) === 58) {
+          j++;
+          while (text.charCodeAt(j) <= 32) j++;
+          if (text.charCodeAt(j) === 34) return [[j, stringEnd(text, j) + 1]];
+          return [];
+        }
+      }
+    }
+  }
+  return scanModelValues(text);
 }
 
 const encoder = new TextEncoder();

@@ -5,6 +5,9 @@ import type { Logger } from "./log.ts";
 export const WORKER_ENV = "LLM_PROXY_WORKER";
 const PARENT_ENV = "LLM_PROXY_PARENT";
 
+/** Bun's fetch runs at most 256 requests at once unless this is set before the process starts. */
+export const UPSTREAM_REQUESTS = "4096";
+
 export const workerNumber = (): number => Number(process.env[WORKER_ENV] ?? "0") || 0;
 
 /** The command that started this process, to start the same program again (source or compiled). */
@@ -35,7 +38,7 @@ export function startWorkers(count: number, log: Logger): Workers {
     setTimeout(() => {
       if (stopping) return;
       const child = Bun.spawn(ownCommand(), {
-        env: { ...process.env, [WORKER_ENV]: String(n), [PARENT_ENV]: String(process.pid) },
+        env: { BUN_CONFIG_MAX_HTTP_REQUESTS: UPSTREAM_REQUESTS, ...process.env, [WORKER_ENV]: String(n), [PARENT_ENV]: String(process.pid) },
         stdio: ["ignore", "inherit", "inherit"],
         onExit(_proc, code, signal) {
           children.delete(n);
