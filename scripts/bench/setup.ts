@@ -1,0 +1,175 @@
+/**
+ * Everything `bun run bench` needs before it measures: its options, the tools
+ * it will not install by itself, the CPUs to pin to, the proxy configurations
+ * and the request bodies.
+ */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ALIAS, BACKEND_KEY, PROXY_KEY, UPSTREAM_MODEL, requestBody } from "./workload.ts";
+import { allowedCpus } from "./processes.ts";
+import type { Mode } from "./report.ts";
+
+export interface Options {
+  readonly durationS: number;
+  readonly rounds: number;
+  readonly out?: string;
+  readonly binary?: string;
+  readonly keep: boolean;
+}
+
+export const USAGE = `bun run bench [options]: llm-proxy against a fake provider, direct and through the proxy
+
+Options:
+  --duration S     seconds per measurement, a whole number (default 3)
+  --rounds N       rounds of every measurement (default 3)
+  --out FILE       also write the Markdown report to FILE
+  --binary PATH    measure a compiled executable (bun run build --single) instead of the source
+  --keep           keep the temporary folder (configs, proxy logs, wrk scripts) and print its path
+  --help           print this help
+
+Needs Linux, wrk (apt-get install wrk) and, with two or more CPUs, taskset (apt-get install util-linux).
+`;
+
+export class SetupError extends Error {
+  override name = "SetupError";
+}
+
+export function parseOptions(argv: readonly string[]): Options | "help" {
+  let durationS = 3;
+  let rounds = 3;
+  let out: string | undefined;
+  let binary: string | undefined;
+  let keep = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const [flag, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
+    const value = () => {
+      const v = inline ?? argv[++i];
+      if (v === undefined || v === "") throw new SetupError(`${flag} needs a value; see bun run bench --help`);
+      return v;
+    };
+    const whole = (v: string, min: number) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min) throw new SetupError(`${flag} needs a whole number of at least ${min}, got ${JSON.stringify(v)}${flag === "--duration" ? " (wrk takes whole seconds)" : ""}`);
+      return n;
+    };
+    switch (flag) {
+      case "--duration":
+        durationS = whole(value(), 1);
+        break;
+      case "--rounds":
+        rounds = whole(value(), 1);
+        break;
+      case "--out":
+        out = value();
+        break;
+      case "--binary":
+        binary = value();
+        break;
+      case "--keep":
+        keep = true;
+        break;
+      case "--help":
+      case "-h":
+        return "help";
+      default:
+        throw new SetupError(`unknown argument ${JSON.stringify(arg)}; see bun run bench --help`);
+    }
+  }
+  return { durationS, rounds, out, binary, keep };
+}
+
+export interface Pinning {
+  /** Command prefix for the proxy (`taskset -c 0`), empty when not pinned. */
+  readonly proxy: readonly string[];
+  /** Command prefix for the provider and the load generators. */
+  readonly load: readonly string[];
+  readonly proxyCpu?: number;
+  readonly loadCpus: readonly number[];
+  readonly description: string;
+}
+
+/** Checks the tools a fresh machine may lack, and says how to get them instead of installing anything. */
+export function preflight(): Pinning {
+  if (process.platform !== "linux") throw new SetupError(`runs on Linux only (it reads CPU time and memory from /proc); this is ${process.platform}`);
+  if (!Bun.which("wrk")) throw new SetupError("wrk is needed: apt-get install wrk");
+  if (!Bun.which("getconf")) throw new SetupError("getconf is needed (for CLK_TCK): apt-get install libc-bin");
+  const cpus = allowedCpus();
+  if (cpus.length < 2) {
+    return { proxy: [], load: [], loadCpus: cpus, description: `Not pinned: only ${cpus.length} CPU available, so the proxy shares it with the provider and the load generators` };
+  }
+  if (!Bun.which("taskset")) throw new SetupError("taskset is needed to pin the proxy to its own core: apt-get install util-linux");
+  const [proxyCpu, ...loadCpus] = cpus as [number, ...number[]];
+  return {
+    proxy: ["taskset", "-c", String(proxyCpu)],
+    load: ["taskset", "-c", loadCpus.join(",")],
+    proxyCpu,
+    loadCpus,
+    description: `Proxy pinned to CPU ${proxyCpu}; provider, wrk, the stream client and this script to CPU ${loadCpus.join(",")} (taskset)`,
+  };
+}
+
+/** A configuration in the shape of the shipped example, with the original's detection rules. */
+export function proxyConfig(providerPort: number, level: "info" | "error", logDir: string): string {
+  return `# Written by scripts/bench.ts: the shipped example's shape, the original's detection rules.
+listen: "127.0.0.1:0"
+proxy_api_key: "${PROXY_KEY}"
+
+backends:
+  - name: "primary"
+    url: "http://127.0.0.1:${providerPort}/v1"
+    api_key: "${BACKEND_KEY}"
+  - name: "secondary"
+    url: "http://127.0.0.1:9/v1"
+    api_key: "sk-bench-secondary-key-000000000000"
+    enabled: false
+
+models:
+  "${ALIAS}":
+    routes:
+      - backend: "primary"
+        model: "${UPSTREAM_MODEL}"
+        priority: 1
+      - backend: "secondary"
+        model: "${UPSTREAM_MODEL}"
+        priority: 2
+        enabled: false
+
+fallback:
+  cooldown_seconds: 60
+  max_retries: 3
+
+detection:
+  error_codes: ["4xx", "5xx"]
+  error_patterns:
+    - "insufficient_quota"
+    - "rate_limit"
+    - "exceeded"
+    - "billing"
+    - "quota"
+
+logging:
+  level: "${level}"
+  general_file: "${join(logDir, "proxy.log")}"
+  mask_sensitive: true
+`;
+}
+
+/** Writes each request body once; direct requests carry what the proxy would have sent upstream. */
+export function writeBodies(dir: string, sizes: readonly number[]): (mode: Mode, viaProxy: boolean, size: number) => string {
+  const files = new Map<string, string>();
+  for (const mode of ["json", "stream"] as const) {
+    for (const viaProxy of [false, true]) {
+      for (const size of sizes) {
+        const file = join(dir, `body-${mode}-${viaProxy ? "proxy" : "direct"}-${size}.json`);
+        writeFileSync(file, requestBody(viaProxy ? ALIAS : UPSTREAM_MODEL, mode === "stream", size));
+        files.set(`${mode}/${viaProxy}/${size}`, file);
+      }
+    }
+  }
+  return (mode, viaProxy, size) => {
+    const file = files.get(`${mode}/${viaProxy}/${size}`);
+    if (!file) throw new Error(`no ${mode} body of ${size} bytes was written`);
+    return file;
+  };
+}
