@@ -95,6 +95,11 @@ interface Segment {
 
 /** Characters buffered before a write is started without waiting for the next turn of the event loop. */
 const HIGH_WATER = 64 * 1024;
+/**
+ * Lines wait this long (or until 64 KiB) to share one write: one append per request at
+ * low load cost the proxy more CPU than the request itself (measured with wrk at c=1).
+ */
+const FLUSH_EVERY_MS = 25;
 
 /**
  * Appends log lines to `<base>_<local date>[.N]<ext>`, rolling by day and by size and
@@ -116,7 +121,7 @@ export class RollingFile {
   private pending: Segment[] = [];
   private last: Segment | undefined;
   private pendingChars = 0;
-  private timer: ReturnType<typeof setImmediate> | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
   /** A step is on `tail` and has not yet taken `pending`. */
   private queued = false;
   private tail: Promise<void> = Promise.resolve();
@@ -162,7 +167,7 @@ export class RollingFile {
     this.pendingChars += text.length;
     if (this.queued) return;
     if (this.pendingChars >= HIGH_WATER) this.kick();
-    else if (this.timer === undefined) this.timer = setImmediate(this.kick);
+    else if (this.timer === undefined) this.timer = setTimeout(this.kick, FLUSH_EVERY_MS);
   }
 
   /** Resolves once every line written before the call has been handed to the OS. */
@@ -187,7 +192,7 @@ export class RollingFile {
 
   private readonly kick = (): void => {
     if (this.timer !== undefined) {
-      clearImmediate(this.timer);
+      clearTimeout(this.timer);
       this.timer = undefined;
     }
     if (this.queued) return;

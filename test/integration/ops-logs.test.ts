@@ -113,8 +113,11 @@ describe("log files of the real process", () => {
     expect(ours().filter((n) => n.startsWith("proxy_2020"))).toEqual(["proxy_2020-01-03.log", "proxy_2020-01-04.log"]);
 
     const [day] = todays((d) => d, started);
-    for (let i = 0; i < 40 && !existsSync(join(logs, `proxy_${day}.3.log`)); i++) expect((await ask(proxy, "m")).status).toBe(200);
-    expect(existsSync(join(logs, `proxy_${day}.3.log`))).toBe(true);
+    // Log lines are written in batches: keep sending requests until the fourth file of the day appears.
+    await waitFor(async () => {
+      expect((await ask(proxy, "m")).status).toBe(200);
+      return existsSync(join(logs, `proxy_${day}.3.log`));
+    }, "the day's .3.log");
 
     await waitFor(() => ours().length === 3 && !ours().some((n) => n.startsWith("proxy_2020")), `only 3 of today's files; have ${ours().join(", ")}`);
     const kept = ours();
