@@ -112,7 +112,7 @@ export async function forward(ctx: ProxyContext, inc: Incoming): Promise<Respons
       observer?.request(inc.alias.name, "served", outcome.status);
       decorate(outcome.response, inc, route, records.length);
       const streaming = outcome.response.headers.get("content-type")?.includes("text/event-stream");
-      log.info(`${inc.alias.name} → ${describeRoute(route)}: ${outcome.status}${streaming ? ", streaming" : ""} after ${plural(records.length, "attempt")} in ${(performance.now() - started).toFixed(1)} ms`, inc.id);
+      if (log.enabled("info")) log.info(`${inc.alias.name} → ${describeRoute(route)}: ${outcome.status}${streaming ? ", streaming" : ""} after ${plural(records.length, "attempt")} in ${(performance.now() - started).toFixed(1)} ms`, inc.id);
       if (!streaming) done(outcome.status, "served", route);
       return outcome.response;
     }

@@ -169,7 +169,8 @@ export function startServer(initial: Config, log: Logger, options: { hostname?: 
       return errorResponse("model_not_found", protocol, `model ${JSON.stringify(model)} is not served by this proxy; GET /v1/models lists the models it serves`);
     }
     const stream = (parsed as { stream?: unknown }).stream === true;
-    log.info(`${method} ${path} model=${model}${stream ? " stream" : ""}`, id);
+    // The two lines every request logs are only built when they will be written.
+    if (log.enabled("info")) log.info(`${method} ${path} model=${model}${stream ? " stream" : ""}`, id);
     if (log.enabled("debug")) log.debug(`request headers: ${JSON.stringify(Object.fromEntries(req.headers))}; body: ${text}`, id);
 
     // A stream may be slow between tokens; Bun's idle timer must not cut it. The proxy's own timers
