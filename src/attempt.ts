@@ -84,6 +84,8 @@ function canConnect(origin: string, ms: number): Promise<boolean> {
   });
 }
 
+const isConnectionReset = (error: unknown) => (error as { code?: string } | undefined)?.code === "ECONNRESET";
+
 /** A stream that sends this much without one complete event is not SSE: fall back rather than hold it all. */
 const MAX_BEFORE_FIRST_EVENT = 1024 * 1024;
 
@@ -140,19 +142,28 @@ export async function attempt(config: Config, req: AttemptRequest, route: Route,
     return failed("network", `network error: ${(error as Error)?.message ?? String(error)}`);
   };
 
+  const url = joinUrl(backend, req.path, req.search);
+  const init = {
+    method: req.method,
+    headers: upstreamHeaders(req.headers, backend, req.stream),
+    body: rewriteModel(req.body, req.text, req.modelRanges, route.model),
+    redirect: "manual",
+    signal: upstream.signal,
+    // The proxy's own timers decide; Bun's idle timer must never cut a slow stream.
+    timeout: false,
+  } as RequestInit;
   let res: Response;
   try {
-    res = await fetch(joinUrl(backend, req.path, req.search), {
-      method: req.method,
-      headers: upstreamHeaders(req.headers, backend, req.stream),
-      body: rewriteModel(req.body, req.text, req.modelRanges, route.model),
-      redirect: "manual",
-      signal: upstream.signal,
-      // The proxy's own timers decide; Bun's idle timer must never cut a slow stream.
-      timeout: false,
-    } as RequestInit);
+    res = await fetch(url, init);
   } catch (error) {
-    return lost(error);
+    // A provider that closed an idle pooled connection just as it was reused: the
+    // request never reached it. Once, on a fresh connection, before calling it a failure.
+    if (!isConnectionReset(error) || why !== undefined) return lost(error);
+    try {
+      res = await fetch(url, { ...init, keepalive: false } as RequestInit);
+    } catch (again) {
+      return lost(again);
+    }
   }
   headersIn = true;
 

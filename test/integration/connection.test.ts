@@ -127,3 +127,47 @@ describe("slow streams", () => {
     40_000,
   );
 });
+
+describe("a pooled connection the provider already closed", () => {
+  test("is retried once on a fresh connection: the same route answers and nothing cools down", async () => {
+    // The first connection is reset as soon as the request arrives, as when a provider
+    // closes an idle keep-alive connection just as the proxy reuses it.
+    let connections = 0;
+    const raw = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        open() {
+          connections++;
+        },
+        data(socket) {
+          if (connections === 1) return void socket.terminate();
+          const body = JSON.stringify({ id: "x", object: "chat.completion", choices: [] });
+          socket.write(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+        },
+      },
+    });
+    try {
+      await using second = new FakeProvider(() => Response.json({ id: "from-second" }));
+      await using proxy = startProxy(`
+backends:
+  - { name: a, url: "http://127.0.0.1:${raw.port}/v1" }
+  - { name: b, url: "${second.url}/v1" }
+models:
+  m:
+    routes:
+      - { backend: a, model: real-a, priority: 1 }
+      - { backend: b, model: real-b, priority: 2 }
+`);
+      const res = await fetch(`${proxy.url}/v1/chat/completions`, { method: "POST", body: JSON.stringify({ model: "m" }) });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("x-llm-proxy-backend")).toBe("a");
+      expect(res.headers.get("x-llm-proxy-attempts")).toBe("1");
+      expect(connections).toBe(2);
+      expect(second.received.length).toBe(0);
+      expect(proxy.proxy.cooldowns.active(Date.now())).toEqual([]);
+    } finally {
+      raw.stop(true);
+    }
+  });
+});
