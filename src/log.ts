@@ -1,14 +1,12 @@
 import { basename, dirname, extname, join } from "node:path";
 import type { LogLevel, LoggingConfig } from "./config/types.ts";
 import { FileDrop } from "./log-drop.ts";
-import { RollingFile } from "./log-file.ts";
+import { localDate, pad, RollingFile } from "./log-file.ts";
 import { createMask, noMask, type Mask } from "./mask.ts";
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 const LABEL: Record<LogLevel, string> = { debug: "DEBUG", info: "INFO", warn: "WARN", error: "ERROR" };
 
-const pad = (n: number) => (n < 10 ? `0${n}` : String(n));
-export const localDate = (d: Date) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
 let cachedSecond = -1;
 let cachedTime = "";
 /** `2026-11-26 10:00:00`, formatted once per second: every log line needs it. */
