@@ -178,10 +178,9 @@ export async function attempt(config: Config, req: AttemptRequest, route: Route,
       const body = await res.text();
       release();
       const answer = { status, headers: clientHeaders(res.headers), body };
-      const fault = isRequestFault(status, body);
-      if (isErrorStatus(config, status)) return failed("status", `status ${status}`, status, res.headers, answer, fault);
+      if (isErrorStatus(config, status)) return failed("status", `status ${status}`, status, res.headers, answer, isRequestFault(status, body));
       const pattern = findPattern(config, body);
-      if (pattern !== undefined) return failed("pattern", `status ${status} with "${pattern}"`, status, res.headers, answer, fault);
+      if (pattern !== undefined) return failed("pattern", `status ${status} with "${pattern}"`, status, res.headers, answer, isRequestFault(status, body));
       return { kind: "served", status, firstByteMs: performance.now() - started, response: new Response(body, { status, headers: answer.headers }) };
     }
     const type = res.headers.get("content-type") ?? "";

@@ -170,8 +170,7 @@ export class ClusterLink {
     if (change.type === "enter") {
       this.mirrored.delete(change.key);
       this.scheduleExpiry(change.key, change.entry.until);
-    } else if (change.type === "succeeded") this.dropExpiry(change.key);
-    else this.dropExpiry(change.key);
+    } else this.dropExpiry(change.key);
     if (!this.up || !this.commands) return;
     const redis = this.commands;
     const publish = (message: Message) => redis.publish(this.channel, JSON.stringify(message));

@@ -114,7 +114,9 @@ export class CooldownTable {
 
   /** The cluster link lets this instance probe a pair whose cooldown ended (or Redis is away). */
   ungate(key?: string): void {
-    for (const [k, entry] of key === undefined ? this.entries : [[key, this.entries.get(key)] as const]) {
+    const keys = key === undefined ? [...this.entries.keys()] : [key];
+    for (const k of keys) {
+      const entry = this.entries.get(k);
       if (entry?.gated) this.entries.set(k, { ...entry, gated: false });
     }
   }

@@ -1,4 +1,4 @@
-import { appendFile, mkdir, open, readdir, unlink, type FileHandle } from "node:fs/promises";
+import { mkdir, open, readdir, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
 
 /** Log files kept per log; 0 in either field means no limit. */

@@ -5,6 +5,7 @@ import { ConfigError, type Problem } from "./config/problems.ts";
 import { serve } from "./run.ts";
 import type { ProxyServer } from "./server.ts";
 import { COMMIT, VERSION } from "./version.ts";
+import { plural } from "./words.ts";
 
 export { VERSION } from "./version.ts";
 
@@ -75,7 +76,6 @@ export function parseArgs(argv: readonly string[]): Args {
   return args;
 }
 
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 export function formatProblems(problems: readonly Problem[]): string {
   return problems.map((p) => `${p.severity === "error" ? "error" : "warning"}: ${p}\n`).join("");

@@ -7,6 +7,7 @@ import type { Logger } from "./log.ts";
 import type { Mask } from "./mask.ts";
 import { plan } from "./router.ts";
 import type { StreamEnd } from "./stream.ts";
+import { plural } from "./words.ts";
 
 /** What the proxy reports as it goes; /metrics implements it. */
 export interface ProxyObserver {
@@ -57,7 +58,6 @@ export interface RequestRecord {
 }
 
 const describeRoute = (r: Route) => `${r.backend.name}/${r.model}`;
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 /** The attempt loop: tries the alias's routes in plan order until one serves the request. */
 export async function forward(ctx: ProxyContext, inc: Incoming): Promise<Response> {

@@ -10,8 +10,8 @@ import { onRequestDone } from "./request-log.ts";
 import { startServer, type ProxyServer } from "./server.ts";
 import { VERSION } from "./version.ts";
 import { followParent, startWorkers, workerNumber, type Workers } from "./workers.ts";
+import { plural } from "./words.ts";
 
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 /** The start-up block: what is listening, what is loaded, every warning. */
 export function startupSummary(config: Config, url: string): string {
