@@ -2,8 +2,11 @@ import type { Config, Route } from "./config/types.ts";
 import { findPattern, isErrorEvent, isErrorStatus, isRequestFault, jsonHasError } from "./detect.ts";
 import type { Protocol } from "./errors.ts";
 import { FirstEventScanner } from "./sse.ts";
-import { committedStream, type StreamEnd } from "./stream.ts";
-import { clientHeaders, joinUrl, rewriteModel, stringEnd, upstreamHeaders } from "./upstream.ts";
+import { decodeContent, decodingReader } from "./http-body.ts";
+import { originOf, send as sendRequest, type UpstreamExchange } from "./http-client.ts";
+import { committedStream, type StreamEnd, type StreamReader } from "./stream.ts";
+import { clientHeaders, joinUrl, requestMessage, rewriteModel, stringEnd, upstreamHeaders } from "./upstream.ts";
+import { FetchExchange, proxiedByEnv } from "./upstream-fetch.ts";
 
 /** What the attempt needs to know about the client's request. */
 export interface AttemptRequest {
@@ -51,45 +54,37 @@ export type Outcome =
 /** Called once when a committed stream ends, however it ends. */
 export type OnStreamEnd = (end: StreamEnd) => void;
 
-/** Is anybody accepting connections at this origin right now? Used when no answer came within connect_seconds. */
-function canConnect(origin: string, ms: number): Promise<boolean> {
-  const url = new URL(origin);
-  const port = Number(url.port) || (url.protocol === "https:" ? 443 : 80);
-  return new Promise((resolve) => {
-    let settled = false;
-    const finish = (ok: boolean) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      resolve(ok);
-    };
-    const timer = setTimeout(() => finish(false), ms);
-    Bun.connect({
-      hostname: url.hostname.replace(/^\[|\]$/g, ""),
-      port,
-      socket: {
-        open(socket) {
-          socket.end();
-          finish(true);
-        },
-        data() {},
-        connectError() {
-          finish(false);
-        },
-        error() {
-          finish(false);
-        },
-      },
-    }).catch(() => finish(false));
-  });
-}
-
 const isConnectionReset = (error: unknown) => (error as { code?: string } | undefined)?.code === "ECONNRESET";
 
 /** A stream that sends this much without one complete event is not SSE: fall back rather than hold it all. */
 const MAX_BEFORE_FIRST_EVENT = 1024 * 1024;
 
 const seconds = (ms: number) => `${+(ms / 1000).toFixed(3)} s`;
+
+/** Sends the request with the proxy's own client, or with fetch when the environment names a forward proxy. */
+function send(req: AttemptRequest, route: Route, fresh: boolean): UpstreamExchange {
+  const { backend } = route;
+  const origin = originOf(backend.origin);
+  const body = rewriteModel(req.body, req.text, req.modelRanges, route.model);
+  if (proxiedByEnv(origin)) {
+    return new FetchExchange(joinUrl(backend, req.path, req.search), { method: req.method, headers: upstreamHeaders(req.headers, backend, req.stream), body, keepalive: !fresh } as RequestInit);
+  }
+  const target = joinUrl(backend, req.path, req.search).slice(backend.origin.length);
+  return sendRequest(req.method, origin, requestMessage(req.method, target, origin.host, req.headers, backend, req.stream, body), fresh);
+}
+
+/** The whole body as text, decoded; an Error when its content-encoding cannot be undone. */
+async function bodyText(ex: UpstreamExchange): Promise<{ bytes: Uint8Array; text: string } | Error> {
+  let bytes = await ex.bytes();
+  if (ex.encoded) {
+    try {
+      bytes = decodeContent(bytes, ex.headers.get("content-encoding"));
+    } catch (error) {
+      return error instanceof Error ? error : new Error(String(error));
+    }
+  }
+  return { bytes, text: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("utf8") };
+}
 
 /**
  * One upstream attempt, up to the moment the answer is committed to the client
@@ -100,16 +95,15 @@ export async function attempt(config: Config, req: AttemptRequest, route: Route,
   const { backend } = route;
   const t = backend.timeouts;
   const started = performance.now();
-  const upstream = new AbortController();
+  let ex: UpstreamExchange | undefined;
   let why: FailureKind | "client" | undefined;
   const stop = (reason: FailureKind | "client") => {
     why ??= reason;
-    upstream.abort();
+    ex?.abort();
   };
   const onClientGone = () => stop("client");
   req.signal.addEventListener("abort", onClientGone, { once: true });
-  let headersIn = false;
-  // One timer per attempt, armed for the nearest deadline: connect check, first byte, total.
+  // One timer per attempt, armed for the nearest deadline: connect, first byte, total.
   const startedAt = Date.now();
   let connectAt = t.connectMs < t.firstByteMs ? startedAt + t.connectMs : Infinity;
   const firstByteAt = startedAt + t.firstByteMs;
@@ -120,11 +114,7 @@ export async function attempt(config: Config, req: AttemptRequest, route: Route,
     if (now >= firstByteAt) return stop("first_byte_timeout");
     if (now >= connectAt) {
       connectAt = Infinity;
-      if (!headersIn) {
-        void canConnect(backend.origin, Math.min(t.connectMs, 1000)).then((ok) => {
-          if (!ok && !headersIn) stop("connect_timeout");
-        });
-      }
+      if (ex && !ex.connected) return stop("connect_timeout");
     }
     timer = setTimeout(tick, Math.max(0, Math.min(connectAt, firstByteAt, totalAt) - now));
   };
@@ -133,8 +123,10 @@ export async function attempt(config: Config, req: AttemptRequest, route: Route,
     clearTimeout(timer);
     req.signal.removeEventListener("abort", onClientGone);
   };
+  let headersIn = false;
   const lost = (error: unknown): Outcome => {
     release();
+    ex?.abort();
     if (why === "client" || req.signal.aborted) return { kind: "gone" };
     if (why === "first_byte_timeout") return failed("first_byte_timeout", `no ${headersIn ? "first event" : "answer"} within ${seconds(t.firstByteMs)}`);
     if (why === "connect_timeout") return failed("connect_timeout", `no connection within ${seconds(t.connectMs)}`);
@@ -142,66 +134,81 @@ export async function attempt(config: Config, req: AttemptRequest, route: Route,
     return failed("network", `network error: ${(error as Error)?.message ?? String(error)}`);
   };
 
-  const url = joinUrl(backend, req.path, req.search);
-  const init = {
-    method: req.method,
-    headers: upstreamHeaders(req.headers, backend, req.stream),
-    body: rewriteModel(req.body, req.text, req.modelRanges, route.model),
-    redirect: "manual",
-    signal: upstream.signal,
-    // The proxy's own timers decide; Bun's idle timer must never cut a slow stream.
-    timeout: false,
-  } as RequestInit;
-  let res: Response;
   try {
-    res = await fetch(url, init);
-  } catch (error) {
-    // A provider that closed an idle pooled connection just as it was reused: the
-    // request never reached it. Once, on a fresh connection, before calling it a failure.
-    if (!isConnectionReset(error) || why !== undefined) return lost(error);
+    ex = send(req, route, false);
     try {
-      res = await fetch(url, { ...init, keepalive: false } as RequestInit);
-    } catch (again) {
-      return lost(again);
+      await ex.head;
+    } catch (error) {
+      // A provider that closed an idle pooled connection just as it was reused: the
+      // request never reached it. Once, on a fresh connection, before calling it a failure.
+      if (!isConnectionReset(error) || why !== undefined) return lost(error);
+      ex = send(req, route, true);
+      await ex.head;
     }
-  }
-  headersIn = true;
-
-  const status = res.status;
-  try {
-    if (status >= 300 && status < 400) {
-      await res.body?.cancel();
-      release();
-      return failed("redirect", `redirect ${status} (not followed)`, status, res.headers);
-    }
-    if (status < 200 || status >= 300) {
-      const body = await res.text();
-      release();
-      const answer = { status, headers: clientHeaders(res.headers), body };
-      if (isErrorStatus(config, status)) return failed("status", `status ${status}`, status, res.headers, answer, isRequestFault(status, body));
-      const pattern = findPattern(config, body);
-      if (pattern !== undefined) return failed("pattern", `status ${status} with "${pattern}"`, status, res.headers, answer, isRequestFault(status, body));
-      return { kind: "served", status, firstByteMs: performance.now() - started, response: new Response(body, { status, headers: answer.headers }) };
-    }
-    const type = res.headers.get("content-type") ?? "";
-    if (type.includes("text/event-stream")) return await firstEvent(req, route, res, upstream, started, release, onStreamEnd, lost);
-    if (type.includes("json")) {
-      const body = await res.text();
-      release();
-      if (!looksComplete(body)) {
-        return failed("malformed", `status ${status} with a JSON body that is cut short or malformed`, status, res.headers);
-      }
-      if (jsonHasError(body)) {
-        return failed("error_body", `status ${status} with an error body`, status, res.headers, { status: 502, headers: clientHeaders(res.headers), body }, isRequestFault(status, body));
-      }
-      return { kind: "served", status, firstByteMs: performance.now() - started, response: new Response(body, { status, headers: clientHeaders(res.headers) }) };
-    }
-    // Anything else (audio, files) is passed through as it comes; a client abort still reaches upstream.
-    clearTimeout(timer);
-    return { kind: "served", status, firstByteMs: performance.now() - started, response: new Response(res.body, { status, headers: clientHeaders(res.headers) }) };
   } catch (error) {
     return lost(error);
   }
+  headersIn = true;
+
+  const status = ex.status;
+  try {
+    if (status >= 300 && status < 400) {
+      await ex.cancel();
+      release();
+      return failed("redirect", `redirect ${status} (not followed)`, status, ex.headers);
+    }
+    const type = ex.headers.get("content-type") ?? "";
+    const isError = status < 200 || status >= 300;
+    if (isError || type.includes("json")) {
+      const body = await bodyText(ex);
+      release();
+      if (body instanceof Error) return failed("malformed", body.message, status, ex.headers);
+      const { text } = body;
+      const headers = clientHeaders(ex.headers, ex.encoded);
+      if (isError) {
+        const answer = { status, headers, body: text };
+        if (isErrorStatus(config, status)) return failed("status", `status ${status}`, status, ex.headers, answer, isRequestFault(status, text));
+        const pattern = findPattern(config, text);
+        if (pattern !== undefined) return failed("pattern", `status ${status} with "${pattern}"`, status, ex.headers, answer, isRequestFault(status, text));
+        return { kind: "served", status, firstByteMs: performance.now() - started, response: new Response(body.bytes, { status, headers }) };
+      }
+      if (!looksComplete(text)) {
+        return failed("malformed", `status ${status} with a JSON body that is cut short or malformed`, status, ex.headers);
+      }
+      if (jsonHasError(text)) {
+        return failed("error_body", `status ${status} with an error body`, status, ex.headers, { status: 502, headers, body: text }, isRequestFault(status, text));
+      }
+      return { kind: "served", status, firstByteMs: performance.now() - started, response: new Response(body.bytes, { status, headers }) };
+    }
+    if (type.includes("text/event-stream")) return await firstEvent(req, route, ex, started, release, onStreamEnd, lost);
+    // Anything else (audio, files) is passed through as it comes, still encoded; a client abort still reaches upstream.
+    clearTimeout(timer);
+    return { kind: "served", status, firstByteMs: performance.now() - started, response: new Response(passThrough(ex, req.signal), { status, headers: clientHeaders(ex.headers, false) }) };
+  } catch (error) {
+    return lost(error);
+  }
+}
+
+/** A body handed on as it comes; the upstream exchange ends when the client goes away. */
+function passThrough(ex: UpstreamExchange, client: AbortSignal): ReadableStream<Uint8Array> {
+  const gone = () => ex.abort();
+  client.addEventListener("abort", gone, { once: true });
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const { done, value } = await ex.read();
+        if (done) {
+          client.removeEventListener("abort", gone);
+          controller.close();
+        } else controller.enqueue(value);
+      },
+      cancel() {
+        client.removeEventListener("abort", gone);
+        ex.abort();
+      },
+    },
+    { highWaterMark: 0 },
+  );
 }
 
 /**
@@ -240,42 +247,45 @@ function failed(failure: FailureKind, reason: string, status?: number, headers?:
 async function firstEvent(
   req: AttemptRequest,
   route: Route,
-  res: Response,
-  upstream: AbortController,
+  ex: UpstreamExchange,
   started: number,
   release: () => void,
   onStreamEnd: OnStreamEnd,
   lost: (error: unknown) => Outcome,
 ): Promise<Outcome> {
-  const reader = res.body!.getReader() as ReadableStreamDefaultReader<Uint8Array>;
+  let reader: StreamReader;
+  try {
+    reader = ex.encoded ? decodingReader(ex, ex.headers.get("content-encoding")) : ex;
+  } catch (error) {
+    ex.abort();
+    release();
+    return failed("malformed", (error as Error).message, ex.status, ex.headers);
+  }
   const scanner = new FirstEventScanner();
   const held: Uint8Array[] = [];
   let heldBytes = 0;
+  const headers = clientHeaders(ex.headers, ex.encoded);
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) {
         release();
-        return failed("empty_stream", "stream ended before its first event", res.status, res.headers);
+        return failed("empty_stream", "stream ended before its first event", ex.status, ex.headers);
       }
       held.push(value);
       heldBytes += value.length;
       if (heldBytes > MAX_BEFORE_FIRST_EVENT) {
-        reader.cancel().catch(() => {
-          // The stream is abandoned either way.
-        });
+        ex.abort();
         release();
-        return failed("malformed", `no event in the stream's first ${MAX_BEFORE_FIRST_EVENT / 1024 / 1024} MiB`, res.status, res.headers);
+        return failed("malformed", `no event in the stream's first ${MAX_BEFORE_FIRST_EVENT / 1024 / 1024} MiB`, ex.status, ex.headers);
       }
       const event = scanner.push(value);
       if (!event) continue;
       if (isErrorEvent(event.event, event.data)) {
-        reader.cancel().catch(() => {
-          // The stream is abandoned either way.
-        });
+        ex.abort();
         release();
-        const answer = { status: res.status, headers: clientHeaders(res.headers), body: Buffer.concat(held).toString("utf8") };
-        return failed("error_event", "stream began with an error event", res.status, res.headers, answer, isRequestFault(res.status, event.data));
+        const answer = { status: ex.status, headers, body: Buffer.concat(held).toString("utf8") };
+        return failed("error_event", "stream began with an error event", ex.status, ex.headers, answer, isRequestFault(ex.status, event.data));
       }
       break;
     }
@@ -288,12 +298,12 @@ async function firstEvent(
   const body = committedStream({
     held,
     reader,
-    upstream,
+    abort: () => ex.abort(),
     clientSignal: req.signal,
     protocol: req.protocol,
     idleMs: route.backend.timeouts.idleMs,
     totalLeftMs: route.backend.timeouts.totalMs > 0 ? req.arrived + route.backend.timeouts.totalMs - Date.now() : Infinity,
     onEnd: onStreamEnd,
   });
-  return { kind: "served", status: res.status, firstByteMs, response: new Response(body, { status: res.status, headers: clientHeaders(res.headers) }) };
+  return { kind: "served", status: ex.status, firstByteMs, response: new Response(body, { status: ex.status, headers }) };
 }

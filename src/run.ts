@@ -4,10 +4,12 @@ import { parseConfig, readConfigText } from "./config/load.ts";
 import { ConfigError } from "./config/problems.ts";
 import { ConfigReloader, describeRejection } from "./config/reload.ts";
 import type { Config } from "./config/types.ts";
+import { originOf } from "./http-client.ts";
 import { Logger } from "./log.ts";
 import { ProxyMetrics } from "./metrics.ts";
 import { onRequestDone } from "./request-log.ts";
 import { startServer, type ProxyServer } from "./server.ts";
+import { proxiedByEnv } from "./upstream-fetch.ts";
 import { VERSION } from "./version.ts";
 import { followParent, startWorkers, workerNumber, type Workers } from "./workers.ts";
 import { plural } from "./words.ts";
@@ -56,8 +58,12 @@ export async function serve(path: string): Promise<ProxyServer> {
     for (const line of startupSummary(config, proxy.url).split("\n")) log.info(line);
     for (const warning of config.warnings) log.warn(String(warning));
     if (log.enabled("debug")) log.debug(`routes, in the order they are tried:\n${describePlans(config)}`);
-    if (!process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) {
-      log.warn("at most 256 upstream requests at once (Bun's default): for more concurrent streams, start llm-proxy with BUN_CONFIG_MAX_HTTP_REQUESTS=4096 in its environment");
+    const viaEnvProxy = [...new Set([...config.backends.values()].filter((b) => b.enabled && proxiedByEnv(originOf(b.origin))).map((b) => b.name))];
+    if (viaEnvProxy.length > 0) {
+      log.info(`backends reached through the forward proxy named in HTTP_PROXY/HTTPS_PROXY: ${viaEnvProxy.join(", ")}`);
+      if (!process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) {
+        log.warn("through a forward proxy, at most 256 upstream requests run at once (Bun's fetch default): for more, start llm-proxy with BUN_CONFIG_MAX_HTTP_REQUESTS=4096 in its environment");
+      }
     }
   } else log.info(`worker ${worker} listening on ${proxy.url}`);
 

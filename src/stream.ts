@@ -6,11 +6,21 @@ export type StreamEnd =
   | { readonly kind: "cut"; readonly reason: string; readonly bytes: number }
   | { readonly kind: "client_gone"; readonly bytes: number };
 
+/** One read of a body: a chunk, or its end. */
+export type ReadResult = { readonly done: false; readonly value: Uint8Array } | { readonly done: true; readonly value?: Uint8Array | undefined };
+
+/** Where a committed stream's chunks come from: a stream reader, or the upstream exchange itself. */
+export interface StreamReader {
+  read(): Promise<ReadResult>;
+  cancel(): Promise<void>;
+}
+
 export interface CommittedStreamOptions {
   /** Chunks read before the commit (up to the first event), sent first and unchanged. */
   readonly held: readonly Uint8Array[];
-  readonly reader: ReadableStreamDefaultReader<Uint8Array>;
-  readonly upstream: AbortController;
+  readonly reader: StreamReader;
+  /** Ends the upstream request (closes its connection). */
+  readonly abort: () => void;
   readonly clientSignal: AbortSignal;
   readonly protocol: Protocol;
   readonly idleMs: number;
@@ -77,10 +87,10 @@ export function committedStream(o: CommittedStreamOptions): ReadableStream<Uint8
   const cut = (reason: string) => {
     if (ended || cutReason !== undefined) return;
     cutReason = reason;
-    o.upstream.abort();
+    o.abort();
   };
   const onClientGone = () => {
-    o.upstream.abort();
+    o.abort();
     finish({ kind: "client_gone", bytes });
   };
   o.clientSignal.addEventListener("abort", onClientGone, { once: true });
@@ -128,7 +138,7 @@ export function committedStream(o: CommittedStreamOptions): ReadableStream<Uint8
         }
       },
       cancel() {
-        o.upstream.abort();
+        o.abort();
         finish({ kind: "client_gone", bytes });
       },
     },

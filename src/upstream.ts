@@ -11,11 +11,8 @@ const CLIENT_CREDENTIALS = ["authorization", "x-api-key", "api-key", "x-goog-api
 
 const DROP_REQUEST = new Set([...HOP_BY_HOP, ...CLIENT_CREDENTIALS, "host", "content-length"]);
 
-/**
- * Response headers not passed back: hop-by-hop, and the body framing, since fetch
- * hands us a decompressed body and Bun frames the one we send.
- */
-const DROP_RESPONSE = new Set([...HOP_BY_HOP, "content-length", "content-encoding"]);
+/** Response headers never passed back: hop-by-hop, and the length, since Bun frames the body we send. */
+const DROP_RESPONSE = new Set([...HOP_BY_HOP, "content-length"]);
 
 /** Tokens of a `Connection` header name more hop-by-hop headers for this message. */
 function connectionTokens(headers: Headers): Set<string> | undefined {
@@ -24,30 +21,87 @@ function connectionTokens(headers: Headers): Set<string> | undefined {
   return new Set(value.split(",").map((t) => t.trim().toLowerCase()).filter(Boolean));
 }
 
+/** What one backend adds to every request: its credential and `headers`, as head lines, once per backend. */
+interface Injected {
+  readonly lines: string;
+  readonly pairs: readonly (readonly [string, string])[];
+  /** Client headers of these names are replaced. */
+  readonly names: ReadonlySet<string>;
+}
+
+const injectedFor = new WeakMap<Backend, Injected>();
+
+function injected(backend: Backend): Injected {
+  let found = injectedFor.get(backend);
+  if (found) return found;
+  const pairs = new Map<string, string>();
+  if (backend.apiKey) {
+    if (backend.auth === "bearer") pairs.set("authorization", `Bearer ${backend.apiKey}`);
+    else if (backend.auth === "x-api-key") pairs.set("x-api-key", backend.apiKey);
+  }
+  for (const [name, value] of backend.headers) pairs.set(name, value);
+  // A key read from a file or variable can end in a line break; written raw it would split the head.
+  for (const [name, value] of pairs) {
+    if (/[\r\n\0]|[^\u0000-\u00ff]/.test(value)) throw new Error(`backend ${backend.name}: the value for ${name} contains a line break or a character a header cannot carry; check its api_key and headers`);
+  }
+  found = { lines: [...pairs].map(([n, v]) => `${n}: ${v}\r\n`).join(""), pairs: [...pairs], names: new Set(pairs.keys()) };
+  injectedFor.set(backend, found);
+  return found;
+}
+
+/** Calls `emit` for each client header that goes upstream: cleaned, without those the backend replaces. */
+function forwarded(client: Headers, backend: Backend, stream: boolean, emit: (name: string, value: string) => void): Injected {
+  const own = injected(backend);
+  const listed = connectionTokens(client);
+  for (const [name, value] of client) {
+    if (DROP_REQUEST.has(name) || own.names.has(name) || listed?.has(name)) continue;
+    // Decoding a compressed stream can hold tokens back until a block fills; ask for it plain.
+    if (stream && name === "accept-encoding") continue;
+    emit(name, value);
+  }
+  if (stream && !own.names.has("accept-encoding")) emit("accept-encoding", "identity");
+  return own;
+}
+
 /** The request headers for one backend: the client's, cleaned, with the backend's credential and headers set. */
 export function upstreamHeaders(client: Headers, backend: Backend, stream: boolean): Headers {
   const out = new Headers();
-  const listed = connectionTokens(client);
-  for (const [name, value] of client) {
-    if (DROP_REQUEST.has(name) || listed?.has(name)) continue;
-    out.append(name, value);
-  }
-  // Decoding a compressed stream can hold tokens back until a block fills; ask for it plain.
-  if (stream) out.set("accept-encoding", "identity");
-  if (backend.apiKey) {
-    if (backend.auth === "bearer") out.set("authorization", `Bearer ${backend.apiKey}`);
-    else if (backend.auth === "x-api-key") out.set("x-api-key", backend.apiKey);
-  }
-  for (const [name, value] of backend.headers) out.set(name, value);
+  const own = forwarded(client, backend, stream, (name, value) => out.append(name, value));
+  for (const [name, value] of own.pairs) out.set(name, value);
   return out;
 }
 
-/** Upstream response headers safe to pass to the client. */
-export function clientHeaders(upstream: Headers): Headers {
+const encoder = new TextEncoder();
+
+/**
+ * The whole upstream request as bytes, head and body: what `upstreamHeaders` would
+ * send, written as HTTP/1.1. https://www.rfc-editor.org/rfc/rfc9112#section-3
+ */
+export function requestMessage(method: string, target: string, host: string, client: Headers, backend: Backend, stream: boolean, body: Uint8Array): Uint8Array {
+  let head = `${method} ${target} HTTP/1.1\r\nhost: ${host}\r\n`;
+  const own = forwarded(client, backend, stream, (name, value) => {
+    head += `${name}: ${value}\r\n`;
+  });
+  head += own.lines;
+  if (body.length > 0 || (method !== "GET" && method !== "HEAD")) head += `content-length: ${body.length}\r\n`;
+  head += "\r\n";
+  if (body.length === 0) return encoder.encode(head);
+  const size = Buffer.byteLength(head, "latin1");
+  const out = Buffer.allocUnsafe(size + body.length);
+  out.write(head, 0, "latin1");
+  out.set(body, size);
+  return out;
+}
+
+/**
+ * Upstream response headers safe to pass to the client. `decoded`: the body was
+ * decompressed on the way, so its `content-encoding` no longer applies.
+ */
+export function clientHeaders(upstream: Headers, decoded: boolean): Headers {
   const out = new Headers();
   const listed = connectionTokens(upstream);
   for (const [name, value] of upstream) {
-    if (DROP_RESPONSE.has(name) || listed?.has(name)) continue;
+    if (DROP_RESPONSE.has(name) || listed?.has(name) || (decoded && name === "content-encoding")) continue;
     out.append(name, value);
   }
   return out;
@@ -148,8 +202,6 @@ export function modelValueRanges(text: string): [number, number][] {
   }
   return scanModelValues(text);
 }
-
-const encoder = new TextEncoder();
 
 /**
  * The client's body with only the top-level `model` value replaced: every other

@@ -77,7 +77,7 @@ describe("upstreamHeaders", () => {
 });
 
 describe("clientHeaders", () => {
-  test("drops framing, encoding and hop-by-hop headers and keeps the rest", () => {
+  test("drops framing and hop-by-hop headers, and the encoding of a decoded body, and keeps the rest", () => {
     const upstream = new Headers({
       "content-type": "application/json",
       "content-encoding": "gzip",
@@ -89,14 +89,15 @@ describe("clientHeaders", () => {
       "x-request-id": "r1",
       "retry-after": "3",
     });
-    expect([...clientHeaders(upstream).keys()].sort()).toEqual(["content-type", "retry-after", "x-request-id"]);
+    expect([...clientHeaders(upstream, true).keys()].sort()).toEqual(["content-type", "retry-after", "x-request-id"]);
+    expect([...clientHeaders(upstream, false).keys()].sort()).toEqual(["content-encoding", "content-type", "retry-after", "x-request-id"]);
   });
 
   test("keeps every set-cookie line", () => {
     const upstream = new Headers();
     upstream.append("set-cookie", "a=1");
     upstream.append("set-cookie", "b=2");
-    expect(clientHeaders(upstream).getSetCookie()).toEqual(["a=1", "b=2"]);
+    expect(clientHeaders(upstream, true).getSetCookie()).toEqual(["a=1", "b=2"]);
   });
 });
 

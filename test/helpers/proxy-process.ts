@@ -28,6 +28,8 @@ export interface ProxyProcessOptions {
   readonly prepare?: (dir: string) => void;
   /** Do not wait for the "listening on" line (e.g. with `logging.console: false`). */
   readonly noWait?: boolean;
+  /** Added to the proxy's environment (NODE_EXTRA_CA_CERTS, HTTP_PROXY, ...). */
+  readonly env?: Record<string, string>;
 }
 
 /**
@@ -49,10 +51,11 @@ export class ProxyProcess implements AsyncDisposable {
   private constructor(
     readonly dir: string,
     yaml: string,
+    env: Record<string, string> = {},
   ) {
     this.configPath = join(dir, "config.yaml");
     writeFileSync(this.configPath, yaml);
-    this.proc = Bun.spawn([process.execPath, "run", MAIN, "-config", this.configPath], { cwd: dir, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+    this.proc = Bun.spawn([process.execPath, "run", MAIN, "-config", this.configPath], { cwd: dir, stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, ...env } });
     live.add(this);
     this.exited = this.proc.exited.then((code) => {
       this.exitCode = code;
@@ -65,7 +68,7 @@ export class ProxyProcess implements AsyncDisposable {
   static async start(yaml: string, options: ProxyProcessOptions = {}): Promise<ProxyProcess> {
     const dir = tempDir();
     options.prepare?.(dir);
-    const p = new ProxyProcess(dir, yaml);
+    const p = new ProxyProcess(dir, yaml, options.env);
     if (!options.noWait) {
       try {
         const match = await p.waitForOutput(/listening on (http:\/\/127\.0\.0\.1:\d+)/, "the listening line");

@@ -1,0 +1,462 @@
+import type { ReadResult } from "./stream.ts";
+import type { Socket } from "bun";
+import { BodyDecoder, type Framing } from "./http-body.ts";
+
+/**
+ * The upstream HTTP/1.1 client: plain TCP or TLS through `Bun.connect`, one request
+ * per connection at a time, idle connections kept per origin. It replaces `fetch`
+ * on the request path because `fetch` hands every request to a separate HTTP thread
+ * and back: on one core that doubled the proxy's cost per request (docs/benchmarks.md).
+ * It does what a proxy needs and no more: no redirects, no cookies, no caching, and
+ * bodies handed over exactly as framed (decompression is the caller's choice).
+ */
+
+/** Where requests go: one per backend URL's scheme, host and port. */
+export interface Origin {
+  readonly key: string;
+  readonly hostname: string;
+  readonly port: number;
+  readonly tls: boolean;
+  /** The `host` header line's value. */
+  readonly host: string;
+}
+
+const origins = new Map<string, Origin>();
+
+/** The origin of `http(s)://host[:port]`, parsed once. */
+export function originOf(origin: string): Origin {
+  let o = origins.get(origin);
+  if (!o) {
+    const url = new URL(origin);
+    const tls = url.protocol === "https:";
+    o = { key: origin, hostname: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port) || (tls ? 443 : 80), tls, host: url.host };
+    origins.set(origin, o);
+  }
+  return o;
+}
+
+/** One request and its answer, whichever client sends it. */
+export interface UpstreamExchange {
+  /** Resolves once the status and headers are in; rejects on a network failure before that. */
+  readonly head: Promise<void>;
+  readonly status: number;
+  readonly headers: Headers;
+  /** The connection is up (TLS verified): a connect timeout no longer applies. */
+  readonly connected: boolean;
+  /** The body comes as the provider encoded it: its `content-encoding` still applies. */
+  readonly encoded: boolean;
+  /** The next body chunk, as a stream reader gives it. */
+  read(): Promise<ReadResult>;
+  cancel(): Promise<void>;
+  /** The rest of the body at once. */
+  bytes(): Promise<Uint8Array>;
+  /** Stops the exchange wherever it is; the provider sees the connection close. */
+  abort(): void;
+}
+
+/** A network-level failure; `code` is `ECONNRESET` when the connection died before any byte of an answer. */
+export class UpstreamError extends Error {
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
+    super(message);
+    this.name = "UpstreamError";
+  }
+}
+
+/** Idle connections are closed after this long: under most servers' own keep-alive timeout (Node's is 5 s). */
+const IDLE_MS = 4_000;
+/** A head larger than this is not an LLM provider's answer. */
+const MAX_HEAD = 64 * 1024;
+/** Unread body bytes held before reading from the socket pauses. */
+const HIGH_WATER = 1024 * 1024;
+
+interface Conn {
+  readonly origin: Origin;
+  socket?: Socket<Conn>;
+  exchange?: Exchange;
+  /** TLS verified (or plain TCP open): requests may be written. */
+  ready: boolean;
+  dead: boolean;
+  idleSince: number;
+}
+
+const idle = new Map<string, Conn[]>();
+let sweeper: Timer | undefined;
+
+function sweep(): void {
+  const now = Date.now();
+  for (const [key, list] of idle) {
+    const keep = list.filter((c) => {
+      if (now - c.idleSince < IDLE_MS && !c.dead) return true;
+      close(c);
+      return false;
+    });
+    if (keep.length === 0) idle.delete(key);
+    else idle.set(key, keep);
+  }
+  if (idle.size === 0 && sweeper) {
+    clearInterval(sweeper);
+    sweeper = undefined;
+  }
+}
+
+function close(c: Conn): void {
+  c.dead = true;
+  c.socket?.end();
+}
+
+function pooled(origin: Origin): Conn | undefined {
+  const list = idle.get(origin.key);
+  while (list && list.length > 0) {
+    const c = list.pop()!;
+    if (!c.dead && Date.now() - c.idleSince < IDLE_MS) return c;
+    close(c);
+  }
+  return undefined;
+}
+
+function putBack(c: Conn): void {
+  c.exchange = undefined;
+  c.idleSince = Date.now();
+  let list = idle.get(c.origin.key);
+  if (!list) idle.set(c.origin.key, (list = []));
+  list.push(c);
+  sweeper ??= setInterval(sweep, 1_000);
+  sweeper.unref();
+}
+
+/** Closes every idle connection (on shutdown, and between tests). */
+export function closeIdleConnections(): void {
+  for (const list of idle.values()) for (const c of list) close(c);
+  idle.clear();
+}
+
+const handlers = {
+  open(socket: Socket<Conn>) {
+    const c = socket.data;
+    c.socket = socket;
+    socket.setNoDelay(true);
+    if (!c.origin.tls) connected(c);
+  },
+  handshake(socket: Socket<Conn>, ok: boolean, error: Error | null) {
+    const c = socket.data;
+    // Nothing, the backend's key above all, is written before the certificate checks out.
+    if (ok) return connected(c);
+    c.dead = true;
+    c.exchange?.fail(new UpstreamError(`TLS: ${error?.message ?? "the provider's certificate was refused"}`));
+    socket.terminate();
+  },
+  data(socket: Socket<Conn>, chunk: Buffer) {
+    const c = socket.data;
+    if (c.exchange) c.exchange.receive(chunk);
+    // Bytes nobody asked for: the connection is out of step; never reuse it.
+    else close(c);
+  },
+  drain(socket: Socket<Conn>) {
+    socket.data.exchange?.flush();
+  },
+  end(socket: Socket<Conn>) {
+    ended(socket.data, undefined);
+  },
+  close(socket: Socket<Conn>, error?: Error) {
+    ended(socket.data, error);
+  },
+  error(socket: Socket<Conn>, error: Error) {
+    ended(socket.data, error);
+  },
+  connectError(socket: Socket<Conn>, error: Error) {
+    const c = socket.data;
+    c.dead = true;
+    c.exchange?.fail(new UpstreamError(`cannot connect to ${c.origin.host}: ${describe(error)}`, (error as { code?: string }).code));
+  },
+};
+
+function connected(c: Conn): void {
+  c.ready = true;
+  c.exchange?.flush();
+}
+
+function ended(c: Conn, error: Error | undefined): void {
+  const wasDead = c.dead;
+  c.dead = true;
+  if (c.exchange) c.exchange.closed(error);
+  else if (!wasDead) c.socket?.end();
+}
+
+function describe(error: unknown): string {
+  const e = error as { code?: string; message?: string };
+  return e.code && !e.message?.includes(e.code) ? `${e.message} (${e.code})` : (e.message ?? String(error));
+}
+
+/** Opens a connection for one exchange; errors reach the exchange through the handlers. */
+function open(origin: Origin, exchange: Exchange): Conn {
+  const c: Conn = { origin, exchange, ready: false, dead: false, idleSince: 0 };
+  Bun.connect<Conn>({
+    hostname: origin.hostname,
+    port: origin.port,
+    // serverName always, an IP address too: it is what the certificate is checked against (and without it Bun never finishes the handshake).
+    tls: origin.tls ? { serverName: origin.hostname } : undefined,
+    data: c,
+    socket: handlers,
+  }).catch((error: unknown) => {
+    // connectError has already failed the exchange; this catches what it could not see.
+    c.dead = true;
+    c.exchange?.fail(new UpstreamError(`cannot connect to ${origin.host}: ${describe(error)}`));
+  });
+  return c;
+}
+
+/** A read that was asked for before its data came. */
+type Waiter = { resolve: (r: ReadResult) => void; reject: (e: unknown) => void };
+
+/**
+ * One request and its answer. `head` resolves once the status and headers are in;
+ * then the body is read with `read()` (the shape of a stream reader) or `bytes()`.
+ * `abort()` closes the connection at any point; an exchange that read its whole
+ * answer gives the connection back for reuse.
+ */
+export class Exchange implements UpstreamExchange {
+  status = 0;
+  readonly encoded = true;
+  headers = new Headers();
+  /** The TCP connection (and TLS handshake) is done. */
+  connected = false;
+  readonly head: Promise<void>;
+  private resolveHead!: () => void;
+  private rejectHead!: (e: unknown) => void;
+  private conn: Conn;
+  private out: Uint8Array | undefined;
+  private outAt = 0;
+  private headBytes: Buffer | undefined;
+  private got = 0;
+  private decoder: BodyDecoder | undefined;
+  private queue: Uint8Array[] = [];
+  private queued = 0;
+  private done = false;
+  private error: unknown;
+  private waiter: Waiter | undefined;
+  private paused = false;
+  private finished = false;
+
+  constructor(
+    private readonly method: string,
+    origin: Origin,
+    request: Uint8Array,
+    fresh: boolean,
+  ) {
+    this.head = new Promise<void>((resolve, reject) => {
+      this.resolveHead = resolve;
+      this.rejectHead = reject;
+    });
+    this.head.catch(() => {
+      // Rejections are read by the caller; this only keeps an abandoned one quiet.
+    });
+    this.out = request;
+    const reused = fresh ? undefined : pooled(origin);
+    if (reused) {
+      reused.exchange = this;
+      this.conn = reused;
+      this.connected = true;
+      this.flush();
+    } else this.conn = open(origin, this);
+  }
+
+  /** Writes what is left of the request, as far as the socket takes it. */
+  flush(): void {
+    const socket = this.conn.socket;
+    if (!this.conn.ready || !socket || !this.out) return;
+    this.connected = true;
+    const written = socket.write(this.out, this.outAt);
+    if (written < 0) return;
+    this.outAt += written;
+    if (this.outAt >= this.out.length) this.out = undefined;
+  }
+
+  receive(chunk: Buffer): void {
+    if (this.finished) return;
+    this.got += chunk.length;
+    if (!this.decoder) {
+      this.headBytes = this.headBytes ? Buffer.concat([this.headBytes, chunk]) : chunk;
+      const end = this.headBytes.indexOf("\r\n\r\n");
+      if (end === -1) {
+        if (this.headBytes.length > MAX_HEAD) this.fail(new UpstreamError(`the provider's answer has more than ${MAX_HEAD / 1024} KiB of headers`));
+        return;
+      }
+      const rest = this.headBytes.subarray(end + 4);
+      const framing = this.parseHead(this.headBytes.toString("latin1", 0, end));
+      this.headBytes = undefined;
+      if (framing === undefined) return;
+      if (framing === "informational") {
+        if (rest.length > 0) this.receive(rest);
+        return;
+      }
+      this.decoder = new BodyDecoder(framing);
+      this.resolveHead();
+      if (rest.length > 0 || framing.kind === "none" || (framing.kind === "length" && framing.length === 0)) this.body(rest);
+      return;
+    }
+    this.body(chunk);
+  }
+
+  /** Status line and headers; undefined when the head is malformed (the exchange has failed). */
+  private parseHead(text: string): Framing | "informational" | undefined {
+    const lines = text.split("\r\n");
+    const m = /^HTTP\/1\.([01]) (\d{3})/.exec(lines[0]!);
+    if (!m) {
+      this.fail(new UpstreamError(`the provider did not answer in HTTP/1.x (${JSON.stringify(lines[0]!.slice(0, 40))})`));
+      return undefined;
+    }
+    const status = Number(m[2]);
+    if (status >= 100 && status < 200) {
+      if (status === 101) this.fail(new UpstreamError("the provider switched protocols (101), which a proxied API call never asks for"));
+      return status === 101 ? undefined : "informational";
+    }
+    const headers = new Headers();
+    for (let i = 1; i < lines.length; i++) {
+      const line = lines[i]!;
+      const colon = line.indexOf(":");
+      if (colon <= 0) continue;
+      try {
+        headers.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+      } catch {
+        // A header Headers refuses (bad characters) is dropped, as a browser would.
+      }
+    }
+    this.status = status;
+    this.headers = headers;
+    const keepAlive = m[1] === "1" && !/(^|,)\s*close\s*(,|$)/i.test(headers.get("connection") ?? "");
+    const te = headers.get("transfer-encoding");
+    if (this.method === "HEAD" || status === 204 || status === 304) return { kind: "none", keepAlive };
+    if (te !== null) return /(^|,)\s*chunked\s*$/i.test(te) ? { kind: "chunked", keepAlive } : { kind: "close", keepAlive: false };
+    const cl = headers.get("content-length");
+    if (cl !== null) {
+      if (!/^\d+$/.test(cl)) {
+        this.fail(new UpstreamError(`the provider's answer has a bad content-length (${JSON.stringify(cl.slice(0, 40))})`));
+        return undefined;
+      }
+      return { kind: "length", length: Number(cl), keepAlive };
+    }
+    return { kind: "close", keepAlive: false };
+  }
+
+  private body(bytes: Uint8Array): void {
+    const decoder = this.decoder!;
+    const out = decoder.push(bytes);
+    if (out instanceof Error) return this.fail(new UpstreamError(out.message));
+    if (out !== undefined) this.deliver(out);
+    if (decoder.complete) this.complete();
+    else if (this.queued > HIGH_WATER && !this.paused) {
+      this.paused = true;
+      this.conn.socket?.pause();
+    }
+  }
+
+  private deliver(chunk: Uint8Array): void {
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = undefined;
+      w.resolve({ done: false, value: chunk });
+      return;
+    }
+    this.queue.push(chunk);
+    this.queued += chunk.length;
+  }
+
+  private complete(): void {
+    this.finished = true;
+    this.done = true;
+    const c = this.conn;
+    // Reused only when the answer ended exactly where its framing said and the request went out whole.
+    if (this.decoder!.reusable && this.out === undefined && !c.dead) putBack(c);
+    else {
+      c.exchange = undefined;
+      close(c);
+    }
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = undefined;
+      w.resolve({ done: true, value: undefined });
+    }
+  }
+
+  /** The connection ended (closed, reset, or the provider's FIN). */
+  closed(error: Error | undefined): void {
+    if (this.finished) return;
+    if (this.decoder?.endsAtClose) {
+      this.complete();
+      return;
+    }
+    if (!this.decoder) {
+      const what = error ? describe(error) : "closed";
+      if (this.got === 0) this.fail(new UpstreamError(`the connection was ${error ? `lost (${what})` : "closed"} before the provider answered`, "ECONNRESET"));
+      else this.fail(new UpstreamError(`the connection was ${error ? `lost (${what})` : "closed"} in the middle of the answer's headers`));
+      return;
+    }
+    this.fail(new UpstreamError(`the connection was ${error ? `lost (${describe(error)})` : "closed"} before the answer was complete`));
+  }
+
+  /** Ends the exchange with an error; the connection is not reused. */
+  fail(error: unknown): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.error = error;
+    this.conn.exchange = undefined;
+    close(this.conn);
+    this.rejectHead(error);
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = undefined;
+      w.reject(error);
+    }
+  }
+
+  /** Stops the exchange wherever it is: the provider sees the connection close. */
+  abort(): void {
+    this.fail(new UpstreamError("aborted"));
+  }
+
+  /** The next body chunk, or done; rejects when the connection fails first. */
+  read(): Promise<ReadResult> {
+    const chunk = this.queue.shift();
+    if (chunk !== undefined) {
+      this.queued -= chunk.length;
+      if (this.paused && this.queued <= HIGH_WATER / 2) {
+        this.paused = false;
+        this.conn.socket?.resume();
+      }
+      return Promise.resolve({ done: false, value: chunk });
+    }
+    if (this.done) return Promise.resolve({ done: true, value: undefined });
+    if (this.error !== undefined) return Promise.reject(this.error);
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject };
+    });
+  }
+
+  /** Same shape as a stream reader's `cancel`. */
+  cancel(): Promise<void> {
+    if (!this.done) this.abort();
+    return Promise.resolve();
+  }
+
+  /** The whole (rest of the) body. */
+  async bytes(): Promise<Uint8Array> {
+    const parts: Uint8Array[] = [];
+    for (;;) {
+      const { done, value } = await this.read();
+      if (done) break;
+      parts.push(value);
+    }
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+}
+
+/**
+ * Sends one request: `request` is the whole message, head and body, as bytes.
+ * `fresh` skips idle connections (the retry after a reused one was found closed).
+ */
+export function send(method: string, origin: Origin, request: Uint8Array, fresh = false): Exchange {
+  return new Exchange(method, origin, request, fresh);
+}

@@ -1,0 +1,175 @@
+import { describe, expect, test } from "bun:test";
+import type { Socket, TCPSocketListener } from "bun";
+import { join } from "node:path";
+import { chatCompletion, FakeProvider } from "../helpers/fake-provider.ts";
+import { post } from "../helpers/http.ts";
+import { startProxy } from "../helpers/proxy.ts";
+import { ProxyProcess } from "../helpers/proxy-process.ts";
+
+const TLS_DIR = join(import.meta.dir, "..", "fixtures", "tls");
+const KEY = "sk-backend-key-000000000";
+
+const oneRoute = (url: string) => `
+listen: "127.0.0.1:0"
+backends:
+  - { name: p, url: "${url}/v1", api_key: ${KEY} }
+models:
+  m: { routes: [{ backend: p, model: real }] }
+fallback: { cooldown_seconds: 30 }
+timeouts: { connect_seconds: 2, first_byte_seconds: 5 }
+`;
+
+interface Conn {
+  buffer: Buffer;
+}
+
+/**
+ * A keep-alive provider on a raw socket: answers every request on a connection
+ * (head plus content-length body) with a chat completion, and counts connections
+ * and the raw request heads it saw. `close: true` answers `connection: close` and ends.
+ */
+class KeepAliveProvider implements AsyncDisposable {
+  connections = 0;
+  readonly heads: string[] = [];
+  private readonly listener: TCPSocketListener<Conn>;
+
+  constructor(close = false) {
+    const answer = JSON.stringify(chatCompletion("hello"));
+    this.listener = Bun.listen<Conn>({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        open: (s) => {
+          this.connections++;
+          s.data = { buffer: Buffer.alloc(0) };
+        },
+        data: (s: Socket<Conn>, data) => {
+          s.data.buffer = Buffer.concat([s.data.buffer, data]);
+          for (;;) {
+            const end = s.data.buffer.indexOf("\r\n\r\n");
+            if (end === -1) return;
+            const head = s.data.buffer.toString("latin1", 0, end);
+            const length = Number(/\r\ncontent-length:\s*(\d+)/i.exec(head)?.[1] ?? "0");
+            if (s.data.buffer.length < end + 4 + length) return;
+            s.data.buffer = s.data.buffer.subarray(end + 4 + length);
+            this.heads.push(head);
+            s.write(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(answer)}\r\n${close ? "connection: close\r\n" : ""}\r\n${answer}`);
+            if (close) s.end();
+          }
+        },
+      },
+    });
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.listener.port}`;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.listener.stop(true);
+  }
+}
+
+/** A provider over TLS with the test certificate (valid for `localhost` only). */
+function tlsProvider(): FakeProvider & { port: number } {
+  const provider = new FakeProvider(() => Response.json(chatCompletion("over tls")));
+  // FakeProvider serves plain HTTP; a second server with the same recorder serves TLS.
+  const tls = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    tls: { cert: Bun.file(join(TLS_DIR, "localhost.pem")), key: Bun.file(join(TLS_DIR, "localhost.key")) },
+    fetch: (req) => fetch(`${provider.url}${new URL(req.url).pathname}`, { method: req.method, headers: req.headers, body: req.body }),
+  });
+  const dispose = provider[Symbol.asyncDispose].bind(provider);
+  return Object.assign(provider, {
+    port: tls.port!,
+    [Symbol.asyncDispose]: async () => {
+      await tls.stop(true);
+      await dispose();
+    },
+  });
+}
+
+describe("the upstream client", () => {
+  test("sends requests one after another over one kept-alive connection", async () => {
+    await using provider = new KeepAliveProvider();
+    await using proxy = startProxy(oneRoute(provider.url));
+    for (let i = 0; i < 20; i++) {
+      const res = await post(`${proxy.url}/v1/chat/completions`, { model: "m", messages: [{ role: "user", content: `n${i}` }] });
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as ReturnType<typeof chatCompletion>).choices[0]!.message.content).toBe("hello");
+    }
+    expect(provider.heads.length).toBe(20);
+    expect(provider.connections).toBe(1);
+  });
+
+  test("opens a new connection after an answer that says connection: close", async () => {
+    await using provider = new KeepAliveProvider(true);
+    await using proxy = startProxy(oneRoute(provider.url));
+    for (let i = 0; i < 5; i++) expect((await post(`${proxy.url}/v1/chat/completions`, { model: "m" })).status).toBe(200);
+    expect(provider.connections).toBe(5);
+  });
+
+  test("writes one host line, one backend credential and the body's exact length", async () => {
+    await using provider = new KeepAliveProvider();
+    await using proxy = startProxy(oneRoute(provider.url));
+    const body = JSON.stringify({ model: "m", messages: [{ role: "user", content: "héllo ✓" }] });
+    const res = await fetch(`${proxy.url}/v1/chat/completions`, { method: "POST", body, headers: { authorization: "Bearer client-key-123456", "content-type": "application/json", "x-custom": "kept" } });
+    expect(res.status).toBe(200);
+    const lines = provider.heads[0]!.split("\r\n");
+    expect(lines[0]).toBe("POST /v1/chat/completions HTTP/1.1");
+    expect(lines.filter((l) => /^host:/i.test(l))).toEqual([`host: ${new URL(provider.url).host}`]);
+    expect(lines.filter((l) => /^authorization:/i.test(l))).toEqual([`authorization: Bearer ${KEY}`]);
+    expect(lines).toContain("x-custom: kept");
+    const sent = Buffer.byteLength(body.replace('"model":"m"', '"model":"real"'));
+    expect(lines.filter((l) => /^content-length:/i.test(l))).toEqual([`content-length: ${sent}`]);
+  });
+
+  test("reaches an HTTPS provider whose certificate is trusted through NODE_EXTRA_CA_CERTS", async () => {
+    await using provider = tlsProvider();
+    await using proxy = await ProxyProcess.start(oneRoute(`https://localhost:${provider.port}`), { env: { NODE_EXTRA_CA_CERTS: join(TLS_DIR, "ca.pem") } });
+    const res = await post(`${proxy.url}/v1/chat/completions`, { model: "m" });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as ReturnType<typeof chatCompletion>).choices[0]!.message.content).toBe("over tls");
+    expect(provider.received[0]!.headers.get("authorization")).toBe(`Bearer ${KEY}`);
+  });
+
+  test("refuses a certificate nobody trusts, before sending anything", async () => {
+    await using provider = tlsProvider();
+    await using proxy = startProxy(oneRoute(`https://localhost:${provider.port}`));
+    const res = await post(`${proxy.url}/v1/chat/completions`, { model: "m" });
+    expect(res.status).toBe(502);
+    expect(proxy.proxy.cooldowns.active(Date.now())[0]?.[1].reason).toContain("TLS");
+    expect(provider.received.length).toBe(0);
+  });
+
+  test("refuses a trusted certificate issued for another name, before sending anything", async () => {
+    await using provider = tlsProvider();
+    // The certificate names localhost only; the backend URL says 127.0.0.1.
+    await using proxy = await ProxyProcess.start(oneRoute(`https://127.0.0.1:${provider.port}`), { env: { NODE_EXTRA_CA_CERTS: join(TLS_DIR, "ca.pem") } });
+    const res = await post(`${proxy.url}/v1/chat/completions`, { model: "m" });
+    expect(res.status).toBe(502);
+    expect(await res.text()).toContain("TLS");
+    expect(provider.received.length).toBe(0);
+  });
+
+  test("goes through the forward proxy named in HTTP_PROXY, and says so at start-up", async () => {
+    const seen: string[] = [];
+    await using forward = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: async (req) => {
+        seen.push(`${req.method} ${req.url} ${req.headers.get("authorization")}`);
+        await req.text();
+        return Response.json(chatCompletion("via forward proxy"));
+      },
+    });
+    // Port 9 on loopback refuses connections: only the forward proxy can answer.
+    await using proxy = await ProxyProcess.start(oneRoute("http://127.0.0.1:9"), { env: { HTTP_PROXY: `http://127.0.0.1:${forward.port}`, NO_PROXY: "" } });
+    const res = await post(`${proxy.url}/v1/chat/completions`, { model: "m" });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as ReturnType<typeof chatCompletion>).choices[0]!.message.content).toBe("via forward proxy");
+    expect(seen).toEqual([`POST http://127.0.0.1:9/v1/chat/completions Bearer ${KEY}`]);
+    expect(proxy.stdout).toContain("forward proxy named in HTTP_PROXY/HTTPS_PROXY: p");
+  });
+});
