@@ -5,7 +5,7 @@ import { FirstEventScanner } from "./sse.ts";
 import { decodeContent, decodingReader } from "./http-body.ts";
 import { originOf, send as sendRequest, type UpstreamExchange } from "./http-client.ts";
 import { committedStream, type StreamEnd, type StreamReader } from "./stream.ts";
-import { clientHeaders, joinUrl, requestMessage, rewriteModel, stringEnd, upstreamHeaders } from "./upstream.ts";
+import { clientHeaders, joinUrl, modelParts, requestMessage, rewriteModel, stringEnd, upstreamHeaders } from "./upstream.ts";
 import { FetchExchange, proxiedByEnv } from "./upstream-fetch.ts";
 
 /** What the attempt needs to know about the client's request. */
@@ -65,12 +65,13 @@ const seconds = (ms: number) => `${+(ms / 1000).toFixed(3)} s`;
 function send(req: AttemptRequest, route: Route, fresh: boolean): UpstreamExchange {
   const { backend } = route;
   const origin = originOf(backend.origin);
-  const body = rewriteModel(req.body, req.text, req.modelRanges, route.model);
   if (proxiedByEnv(origin)) {
+    const body = rewriteModel(req.body, req.text, req.modelRanges, route.model);
     return new FetchExchange(joinUrl(backend, req.path, req.search), { method: req.method, headers: upstreamHeaders(req.headers, backend, req.stream), body, keepalive: !fresh } as RequestInit);
   }
   const target = joinUrl(backend, req.path, req.search).slice(backend.origin.length);
-  return sendRequest(req.method, origin, requestMessage(req.method, target, origin.host, req.headers, backend, req.stream, body), fresh);
+  const message = requestMessage(req.method, target, origin.host, req.headers, backend, req.stream, modelParts(req.body, req.text, req.modelRanges, route.model));
+  return sendRequest(req.method, origin, message, fresh);
 }
 
 /** The whole body as text, decoded; an Error when its content-encoding cannot be undone. */

@@ -77,19 +77,25 @@ const encoder = new TextEncoder();
  * The whole upstream request as bytes, head and body: what `upstreamHeaders` would
  * send, written as HTTP/1.1. https://www.rfc-editor.org/rfc/rfc9112#section-3
  */
-export function requestMessage(method: string, target: string, host: string, client: Headers, backend: Backend, stream: boolean, body: Uint8Array): Uint8Array {
+export function requestMessage(method: string, target: string, host: string, client: Headers, backend: Backend, stream: boolean, body: readonly Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const part of body) length += part.length;
   let head = `${method} ${target} HTTP/1.1\r\nhost: ${host}\r\n`;
   const own = forwarded(client, backend, stream, (name, value) => {
     head += `${name}: ${value}\r\n`;
   });
   head += own.lines;
-  if (body.length > 0 || (method !== "GET" && method !== "HEAD")) head += `content-length: ${body.length}\r\n`;
+  if (length > 0 || (method !== "GET" && method !== "HEAD")) head += `content-length: ${length}\r\n`;
   head += "\r\n";
-  if (body.length === 0) return encoder.encode(head);
-  const size = Buffer.byteLength(head, "latin1");
-  const out = Buffer.allocUnsafe(size + body.length);
+  // One buffer, one write: the head and every body piece copied once.
+  const size = head.length;
+  const out = Buffer.allocUnsafe(size + length);
   out.write(head, 0, "latin1");
-  out.set(body, size);
+  let at = size;
+  for (const part of body) {
+    out.set(part, at);
+    at += part.length;
+  }
   return out;
 }
 
@@ -204,31 +210,29 @@ export function modelValueRanges(text: string): [number, number][] {
 }
 
 /**
- * The client's body with only the top-level `model` value replaced: every other
- * byte keeps its form (key order, `1.0`, 20-digit integers, whitespace).
+ * The client's body with only the top-level `model` value replaced, as pieces to
+ * write one after another: every other byte keeps its form (key order, `1.0`,
+ * 20-digit integers, whitespace), and nothing is copied.
  */
-export function rewriteModel(body: Uint8Array, text: string, ranges: readonly [number, number][], model: string): Uint8Array {
-  if (ranges.length === 0) return body;
+export function modelParts(body: Uint8Array, text: string, ranges: readonly [number, number][], model: string): Uint8Array[] {
+  if (ranges.length === 0) return [body];
   const value = encoder.encode(JSON.stringify(model));
   const parts: Uint8Array[] = [];
   let charPos = 0;
   let bytePos = 0;
-  let size = 0;
   for (const [start, end] of ranges) {
     const byteStart = bytePos + Buffer.byteLength(text.slice(charPos, start));
     const byteEnd = byteStart + Buffer.byteLength(text.slice(start, end));
     parts.push(body.subarray(bytePos, byteStart), value);
-    size += byteStart - bytePos + value.length;
     charPos = end;
     bytePos = byteEnd;
   }
   parts.push(body.subarray(bytePos));
-  size += body.length - bytePos;
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return parts;
+}
+
+/** `modelParts` joined into one body. */
+export function rewriteModel(body: Uint8Array, text: string, ranges: readonly [number, number][], model: string): Uint8Array {
+  if (ranges.length === 0) return body;
+  return Buffer.concat(modelParts(body, text, ranges, model));
 }
