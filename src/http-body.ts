@@ -28,8 +28,12 @@ export class BodyDecoder {
   /** Bytes arrived after the end of the body: the connection is out of step. */
   private extra = false;
   private left: number;
-  private state: "size" | "data" | "data-end" | "trailer" = "size";
-  private line = "";
+  private state: "size" | "extension" | "data" | "data-end" | "trailer" = "size";
+  /** Hex digits of the chunk size read so far. */
+  private digits = 0;
+  /** Length of the current size or trailer line so far. */
+  private lineLength = 0;
+  private failed = false;
 
   constructor(private readonly framing: Framing) {
     this.left = framing.kind === "length" ? framing.length : 0;
@@ -48,7 +52,7 @@ export class BodyDecoder {
 
   /** The body bytes in `bytes`, if any; an Error when the framing is broken. */
   push(bytes: Uint8Array): Uint8Array | Error | undefined {
-    if (bytes.length === 0) return undefined;
+    if (bytes.length === 0 || this.failed) return undefined;
     if (this.complete) {
       this.extra = true;
       return undefined;
@@ -75,46 +79,77 @@ export class BodyDecoder {
     }
   }
 
+  /** Byte by byte through the framing, slicing out chunk data; no strings are made. */
   private chunked(bytes: Uint8Array): Uint8Array | Error | undefined {
     let first: Uint8Array | undefined;
     let more: Uint8Array[] | undefined;
     let i = 0;
-    while (i < bytes.length) {
+    const n = bytes.length;
+    while (i < n) {
       if (this.complete) {
         this.extra = true;
         break;
       }
-      if (this.state === "data") {
-        const n = Math.min(this.left, bytes.length - i);
-        const piece = bytes.subarray(i, i + n);
+      const state = this.state;
+      if (state === "data") {
+        const take = Math.min(this.left, n - i);
+        const piece = bytes.subarray(i, i + take);
         if (first === undefined) first = piece;
         else (more ??= [first]).push(piece);
-        i += n;
-        this.left -= n;
+        i += take;
+        this.left -= take;
         if (this.left === 0) this.state = "data-end";
         continue;
       }
-      // A line: chunk size, the CRLF after chunk data, or a trailer.
-      const lf = bytes.indexOf(LF, i);
-      const end = lf === -1 ? bytes.length : lf;
-      this.line += Buffer.from(bytes.buffer, bytes.byteOffset + i, end - i).toString("latin1");
-      if (this.line.length > MAX_LINE) return new Error("the provider's chunked body has an overlong line");
-      i = end + 1;
-      if (lf === -1) break;
-      const line = this.line.charCodeAt(this.line.length - 1) === CR ? this.line.slice(0, -1) : this.line;
-      this.line = "";
-      if (this.state === "data-end") {
-        if (line !== "") return new Error("the provider's chunked body is malformed (no line break after a chunk)");
-        this.state = "size";
-      } else if (this.state === "size") {
-        const hex = line.split(";", 1)[0]!.trim();
-        if (!/^[0-9a-fA-F]{1,12}$/.test(hex)) return new Error(`the provider's chunked body is malformed (chunk size ${JSON.stringify(hex.slice(0, 20))})`);
-        this.left = parseInt(hex, 16);
+      const c = bytes[i++]!;
+      if (state === "data-end") {
+        // CRLF (or a bare LF) after the chunk data, and nothing else.
+        if (c === LF) this.state = "size";
+        else if (c !== CR) return this.fail("the provider's chunked body is malformed (no line break after a chunk)");
+        continue;
+      }
+      if (++this.lineLength > MAX_LINE) return this.fail("the provider's chunked body has an overlong line");
+      if (state === "trailer") {
+        if (c === LF) {
+          // An empty line (only CR before the LF) ends the trailer section, and the body.
+          if (this.lineLength <= 2) this.complete = true;
+          this.lineLength = 0;
+        }
+        continue;
+      }
+      if (c === LF) {
+        if (this.digits === 0) return this.fail("the provider's chunked body is malformed (chunk size missing)");
         this.state = this.left === 0 ? "trailer" : "data";
-      } else if (line === "") this.complete = true;
+        this.digits = 0;
+        this.lineLength = 0;
+        continue;
+      }
+      if (state === "extension") continue;
+      if (c === CR) {
+        this.state = "extension";
+        continue;
+      }
+      const v = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+      if (v >= 0) {
+        if (this.left > 0xffffffffff) return this.fail("the provider's chunked body is malformed (chunk size too large)");
+        this.left = this.left * 16 + v;
+        this.digits++;
+      } else if ((c === 59 || c === 32 || c === 9) && this.digits > 0) this.state = "extension";
+      else {
+        let end = i;
+        while (end < n && end - i < 20 && bytes[end] !== CR && bytes[end] !== LF) end++;
+        const seen = Buffer.from(bytes.buffer, bytes.byteOffset + i - 1, end - i + 1).toString("latin1");
+        return this.fail(`the provider's chunked body is malformed (chunk size ${JSON.stringify(seen)})`);
+      }
     }
     if (more) return Buffer.concat(more);
     return first;
+  }
+
+  /** A broken framing is reported once; the exchange ends with it. */
+  private fail(message: string): Error {
+    this.failed = true;
+    return new Error(message);
   }
 }
 

@@ -1,3 +1,4 @@
+import type { DirectUnderlyingSource } from "bun";
 import type { Protocol } from "./errors.ts";
 
 /** How a committed stream ended. */
@@ -97,36 +98,28 @@ export function committedStream(o: CommittedStreamOptions): ReadableStream<Uint8
   const idle = setTimeout(() => cut(`no data for ${o.idleMs / 1000} s`), o.idleMs);
   const total = Number.isFinite(o.totalLeftMs) ? setTimeout(() => cut("the request's total time ran out"), Math.max(o.totalLeftMs, 0)) : undefined;
 
-  const endAsCut = (controller: ReadableStreamDefaultController<Uint8Array>, reason: string) => {
+  const endAsCut = (controller: ReadableStreamDirectController, reason: string) => {
     const message = `the provider's stream was cut after it started (${reason}); this answer is incomplete`;
-    controller.enqueue(encoder.encode(`${atEventBoundary(last) ? "" : "\n\n"}${cutEvent(o.protocol, message)}`));
+    controller.write(`${atEventBoundary(last) ? "" : "\n\n"}${cutEvent(o.protocol, message)}`);
     controller.close();
     finish({ kind: "cut", reason, bytes });
   };
 
-  return new ReadableStream<Uint8Array>(
-    {
-      start(controller) {
-        for (const chunk of o.held) {
-          bytes += chunk.length;
-          controller.enqueue(chunk);
-        }
-        last = o.held.at(-1);
-      },
-      async pull(controller) {
+  // Bun's "direct" stream: chunks go straight to the client's socket, without a
+  // ReadableStream queue and its promises per chunk in between.
+  return new ReadableStream<Uint8Array>({
+    type: "direct",
+    async pull(controller: ReadableStreamDirectController) {
+      for (const chunk of o.held) {
+        bytes += chunk.length;
+        controller.write(chunk);
+      }
+      last = o.held.at(-1);
+      controller.flush();
+      for (;;) {
+        let read: ReadResult;
         try {
-          const { done, value } = await o.reader.read();
-          if (done) {
-            if (cutReason !== undefined && !sawCompletion(previous, last)) return endAsCut(controller, cutReason);
-            controller.close();
-            finish({ kind: "complete", bytes });
-            return;
-          }
-          idle.refresh();
-          bytes += value.length;
-          previous = last;
-          last = value;
-          controller.enqueue(value);
+          read = await o.reader.read();
         } catch (error) {
           if (ended || o.clientSignal.aborted) return;
           if (sawCompletion(previous, last)) {
@@ -134,14 +127,28 @@ export function committedStream(o: CommittedStreamOptions): ReadableStream<Uint8
             finish({ kind: "complete", bytes });
             return;
           }
-          endAsCut(controller, cutReason ?? (error as Error)?.message ?? "upstream error");
+          return endAsCut(controller, cutReason ?? (error as Error)?.message ?? "upstream error");
         }
-      },
-      cancel() {
-        o.abort();
-        finish({ kind: "client_gone", bytes });
-      },
+        if (read.done) {
+          if (cutReason !== undefined && !sawCompletion(previous, last)) return endAsCut(controller, cutReason);
+          controller.close();
+          finish({ kind: "complete", bytes });
+          return;
+        }
+        const value = read.value;
+        idle.refresh();
+        bytes += value.length;
+        previous = last;
+        last = value;
+        controller.write(value);
+        // Each chunk leaves at once; a promise here means the client is slow: wait for it.
+        const flushed = controller.flush();
+        if (typeof flushed !== "number") await flushed;
+      }
     },
-    { highWaterMark: 0 },
-  );
+    cancel() {
+      o.abort();
+      finish({ kind: "client_gone", bytes });
+    },
+  } satisfies DirectUnderlyingSource<Uint8Array>);
 }
