@@ -5,7 +5,7 @@ import { FirstEventScanner } from "./sse.ts";
 import { decodeContent, decodingReader } from "./http-body.ts";
 import { originOf, send as sendRequest, type UpstreamExchange } from "./http-client.ts";
 import { committedStream, type StreamEnd, type StreamReader } from "./stream.ts";
-import { clientHeaders, joinUrl, modelParts, requestMessage, rewriteModel, stringEnd, upstreamHeaders } from "./upstream.ts";
+import { clientHeaderList, joinUrl, modelParts, requestMessage, rewriteModel, stringEnd, upstreamHeaders } from "./upstream.ts";
 import { FetchExchange, proxiedByEnv } from "./upstream-fetch.ts";
 
 /** What the attempt needs to know about the client's request. */
@@ -38,7 +38,15 @@ export type FailureKind = "malformed" | "status" | "pattern" | "error_body" | "e
 
 /** What one attempt came to. Expected upstream trouble is a value, never thrown. */
 export type Outcome =
-  | { readonly kind: "served"; readonly response: Response; readonly status: number; readonly firstByteMs: number }
+  | {
+      readonly kind: "served";
+      readonly status: number;
+      /** Response headers for the client, before the proxy adds its own. */
+      readonly headers: [string, string][];
+      readonly body: Uint8Array | ReadableStream<Uint8Array>;
+      readonly streaming: boolean;
+      readonly firstByteMs: number;
+    }
   | {
       readonly kind: "failed";
       readonly failure: FailureKind;
@@ -79,7 +87,7 @@ async function bodyText(ex: UpstreamExchange): Promise<{ bytes: Uint8Array; text
   let bytes = await ex.bytes();
   if (ex.encoded) {
     try {
-      bytes = decodeContent(bytes, ex.headers.get("content-encoding"));
+      bytes = decodeContent(bytes, ex.header("content-encoding"));
     } catch (error) {
       return error instanceof Error ? error : new Error(String(error));
     }
@@ -158,33 +166,33 @@ export async function attempt(config: Config, req: AttemptRequest, route: Route,
       release();
       return failed("redirect", `redirect ${status} (not followed)`, status, ex.headers);
     }
-    const type = ex.headers.get("content-type") ?? "";
+    const type = ex.header("content-type") ?? "";
     const isError = status < 200 || status >= 300;
     if (isError || type.includes("json")) {
       const body = await bodyText(ex);
       release();
       if (body instanceof Error) return failed("malformed", body.message, status, ex.headers);
       const { text } = body;
-      const headers = clientHeaders(ex.headers, ex.encoded);
+      const headers = clientHeaderList(ex.pairs(), ex.encoded);
       if (isError) {
-        const answer = { status, headers, body: text };
+        const answer = { status, headers: new Headers(headers), body: text };
         if (isErrorStatus(config, status)) return failed("status", `status ${status}`, status, ex.headers, answer, isRequestFault(status, text));
         const pattern = findPattern(config, text);
         if (pattern !== undefined) return failed("pattern", `status ${status} with "${pattern}"`, status, ex.headers, answer, isRequestFault(status, text));
-        return { kind: "served", status, firstByteMs: performance.now() - started, response: new Response(body.bytes, { status, headers }) };
+        return { kind: "served", status, headers, body: body.bytes, streaming: false, firstByteMs: performance.now() - started };
       }
       if (!looksComplete(text)) {
         return failed("malformed", `status ${status} with a JSON body that is cut short or malformed`, status, ex.headers);
       }
       if (jsonHasError(text)) {
-        return failed("error_body", `status ${status} with an error body`, status, ex.headers, { status: 502, headers, body: text }, isRequestFault(status, text));
+        return failed("error_body", `status ${status} with an error body`, status, ex.headers, { status: 502, headers: new Headers(headers), body: text }, isRequestFault(status, text));
       }
-      return { kind: "served", status, firstByteMs: performance.now() - started, response: new Response(body.bytes, { status, headers }) };
+      return { kind: "served", status, headers, body: body.bytes, streaming: false, firstByteMs: performance.now() - started };
     }
     if (type.includes("text/event-stream")) return await firstEvent(req, route, ex, started, release, onStreamEnd, lost);
     // Anything else (audio, files) is passed through as it comes, still encoded; a client abort still reaches upstream.
     clearTimeout(timer);
-    return { kind: "served", status, firstByteMs: performance.now() - started, response: new Response(passThrough(ex, req.signal), { status, headers: clientHeaders(ex.headers, false) }) };
+    return { kind: "served", status, headers: clientHeaderList(ex.pairs(), false), body: passThrough(ex, req.signal), streaming: false, firstByteMs: performance.now() - started };
   } catch (error) {
     return lost(error);
   }
@@ -256,7 +264,7 @@ async function firstEvent(
 ): Promise<Outcome> {
   let reader: StreamReader;
   try {
-    reader = ex.encoded ? decodingReader(ex, ex.headers.get("content-encoding")) : ex;
+    reader = ex.encoded ? decodingReader(ex, ex.header("content-encoding")) : ex;
   } catch (error) {
     ex.abort();
     release();
@@ -265,7 +273,7 @@ async function firstEvent(
   const scanner = new FirstEventScanner();
   const held: Uint8Array[] = [];
   let heldBytes = 0;
-  const headers = clientHeaders(ex.headers, ex.encoded);
+  const headers = clientHeaderList(ex.pairs(), ex.encoded);
   try {
     for (;;) {
       const { done, value } = await reader.read();
@@ -285,7 +293,7 @@ async function firstEvent(
       if (isErrorEvent(event.event, event.data)) {
         ex.abort();
         release();
-        const answer = { status: ex.status, headers, body: Buffer.concat(held).toString("utf8") };
+        const answer = { status: ex.status, headers: new Headers(headers), body: Buffer.concat(held).toString("utf8") };
         return failed("error_event", "stream began with an error event", ex.status, ex.headers, answer, isRequestFault(ex.status, event.data));
       }
       break;
@@ -306,5 +314,5 @@ async function firstEvent(
     totalLeftMs: route.backend.timeouts.totalMs > 0 ? req.arrived + route.backend.timeouts.totalMs - Date.now() : Infinity,
     onEnd: onStreamEnd,
   });
-  return { kind: "served", status: ex.status, firstByteMs, response: new Response(body, { status: ex.status, headers }) };
+  return { kind: "served", status: ex.status, headers, body, streaming: true, firstByteMs };
 }

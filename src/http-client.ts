@@ -40,7 +40,12 @@ export interface UpstreamExchange {
   /** Resolves once the status and headers are in; rejects on a network failure before that. */
   readonly head: Promise<void>;
   readonly status: number;
+  /** The answer's headers as a Headers object (made on first use). */
   readonly headers: Headers;
+  /** One header's value (several lines joined with ", "), or null. Names are lower case. */
+  header(name: string): string | null;
+  /** Every header line as [lower-case name, value], in order. */
+  pairs(): readonly (readonly [string, string])[];
   /** The connection is up (TLS verified): a connect timeout no longer applies. */
   readonly connected: boolean;
   /** The body comes as the provider encoded it: its `content-encoding` still applies. */
@@ -67,6 +72,8 @@ export class UpstreamError extends Error {
 
 /** Idle connections are closed after this long: under most servers' own keep-alive timeout (Node's is 5 s). */
 const IDLE_MS = 4_000;
+/** A header name: an RFC 9110 token. https://www.rfc-editor.org/rfc/rfc9110#section-5.1 */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** A head larger than this is not an LLM provider's answer. */
 const MAX_HEAD = 64 * 1024;
 /** Unread body bytes held before reading from the socket pauses. */
@@ -220,7 +227,8 @@ type Waiter = { resolve: (r: ReadResult) => void; reject: (e: unknown) => void }
 export class Exchange implements UpstreamExchange {
   status = 0;
   readonly encoded = true;
-  headers = new Headers();
+  private lines: [string, string][] = [];
+  private built: Headers | undefined;
   /** The TCP connection (and TLS handshake) is done. */
   connected = false;
   readonly head: Promise<void>;
@@ -261,6 +269,30 @@ export class Exchange implements UpstreamExchange {
       this.connected = true;
       this.flush();
     } else this.conn = open(origin, this);
+  }
+
+  get headers(): Headers {
+    if (!this.built) {
+      this.built = new Headers();
+      for (const [name, value] of this.lines) {
+        try {
+          this.built.append(name, value);
+        } catch {
+          // A header Headers refuses (bad characters) is left out, as a browser would.
+        }
+      }
+    }
+    return this.built;
+  }
+
+  header(name: string): string | null {
+    let found: string | null = null;
+    for (const [n, v] of this.lines) if (n === name) found = found === null ? v : `${found}, ${v}`;
+    return found;
+  }
+
+  pairs(): readonly (readonly [string, string])[] {
+    return this.lines;
   }
 
   /** Writes what is left of the request, as far as the socket takes it. */
@@ -313,24 +345,22 @@ export class Exchange implements UpstreamExchange {
       if (status === 101) this.fail(new UpstreamError("the provider switched protocols (101), which a proxied API call never asks for"));
       return status === 101 ? undefined : "informational";
     }
-    const headers = new Headers();
+    const pairs: [string, string][] = [];
     for (let i = 1; i < lines.length; i++) {
       const line = lines[i]!;
       const colon = line.indexOf(":");
-      if (colon <= 0) continue;
-      try {
-        headers.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
-      } catch {
-        // A header Headers refuses (bad characters) is dropped, as a browser would.
-      }
+      // A name must be a token: anything else (or a folded continuation line) is dropped.
+      if (colon <= 0 || !TOKEN.test(line.slice(0, colon))) continue;
+      const value = line.slice(colon + 1).trim();
+      if (!value.includes("\0")) pairs.push([line.slice(0, colon).toLowerCase(), value]);
     }
     this.status = status;
-    this.headers = headers;
-    const keepAlive = m[1] === "1" && !/(^|,)\s*close\s*(,|$)/i.test(headers.get("connection") ?? "");
-    const te = headers.get("transfer-encoding");
+    this.lines = pairs;
+    const keepAlive = m[1] === "1" && !/(^|,)\s*close\s*(,|$)/i.test(this.header("connection") ?? "");
+    const te = this.header("transfer-encoding");
     if (this.method === "HEAD" || status === 204 || status === 304) return { kind: "none", keepAlive };
     if (te !== null) return /(^|,)\s*chunked\s*$/i.test(te) ? { kind: "chunked", keepAlive } : { kind: "close", keepAlive: false };
-    const cl = headers.get("content-length");
+    const cl = this.header("content-length");
     if (cl !== null) {
       if (!/^\d+$/.test(cl)) {
         this.fail(new UpstreamError(`the provider's answer has a bad content-length (${JSON.stringify(cl.slice(0, 40))})`));

@@ -110,11 +110,11 @@ export async function forward(ctx: ProxyContext, inc: Incoming): Promise<Respons
       observer?.attempt(route.backend.name, route.model, "ok", ms / 1000);
       observer?.firstByte(route.backend.name, route.model, outcome.firstByteMs / 1000);
       observer?.request(inc.alias.name, "served", outcome.status);
-      decorate(outcome.response, inc, route, records.length);
-      const streaming = outcome.response.headers.get("content-type")?.includes("text/event-stream");
+      const streaming = outcome.streaming;
+      const response = new Response(outcome.body, { status: outcome.status, headers: withDecorations(outcome.headers, inc, route, records.length) });
       if (log.enabled("info")) log.info(`${inc.alias.name} → ${describeRoute(route)}: ${outcome.status}${streaming ? ", streaming" : ""} after ${plural(records.length, "attempt")} in ${(performance.now() - started).toFixed(1)} ms`, inc.id);
       if (!streaming) done(outcome.status, "served", route);
-      return outcome.response;
+      return response;
     }
 
     records.push({ route: describeRoute(route), ms, status: outcome.status, result: outcome.reason });
@@ -205,16 +205,28 @@ function withId(response: Response, inc: Incoming): Response {
   return response;
 }
 
-/** Says which route served the request, and carries the ids both ways. */
+/**
+ * Says which route served the request, and carries the ids both ways: the
+ * provider's own request id moves to `x-upstream-request-id`.
+ */
+function withDecorations(headers: [string, string][], inc: Incoming, route: Route | undefined, attempts: number): [string, string][] {
+  const at = headers.findIndex(([name]) => name === "x-request-id");
+  if (at !== -1) {
+    const upstreamId = headers[at]![1];
+    headers.splice(at, 1);
+    if (upstreamId !== inc.id) headers.push(["x-upstream-request-id", upstreamId]);
+  }
+  headers.push(["x-request-id", inc.id]);
+  if (route) headers.push(["x-llm-proxy-backend", route.backend.name], ["x-llm-proxy-model", route.model]);
+  headers.push(["x-llm-proxy-attempts", String(attempts)]);
+  return headers;
+}
+
+/** `withDecorations` for a response already made (the final error). */
 function decorate(response: Response, inc: Incoming, route: Route | undefined, attempts: number): Response {
   const h = response.headers;
-  const upstreamId = h.get("x-request-id");
-  if (upstreamId !== null && upstreamId !== inc.id) h.set("x-upstream-request-id", upstreamId);
-  h.set("x-request-id", inc.id);
-  if (route) {
-    h.set("x-llm-proxy-backend", route.backend.name);
-    h.set("x-llm-proxy-model", route.model);
-  }
-  h.set("x-llm-proxy-attempts", String(attempts));
+  const lines = withDecorations([...h], inc, route, attempts);
+  for (const [name] of [...h]) h.delete(name);
+  for (const [name, value] of lines) h.append(name, value);
   return response;
 }

@@ -65,6 +65,14 @@ export class FetchExchange implements UpstreamExchange {
     });
   }
 
+  header(name: string): string | null {
+    return this.headers.get(name);
+  }
+
+  pairs(): readonly (readonly [string, string])[] {
+    return [...this.headers];
+  }
+
   read(): Promise<ReadResult> {
     return this.reader ? this.reader.read() : Promise.resolve({ done: true, value: undefined });
   }

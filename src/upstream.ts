@@ -99,18 +99,29 @@ export function requestMessage(method: string, target: string, host: string, cli
   return out;
 }
 
+/** A response header line: lower-case name, value. */
+export type HeaderPair = readonly [string, string];
+
 /**
- * Upstream response headers safe to pass to the client. `decoded`: the body was
- * decompressed on the way, so its `content-encoding` no longer applies.
+ * Upstream response headers safe to pass to the client, as lines. `decoded`: the
+ * body was decompressed on the way, so its `content-encoding` no longer applies.
  */
-export function clientHeaders(upstream: Headers, decoded: boolean): Headers {
-  const out = new Headers();
-  const listed = connectionTokens(upstream);
+export function clientHeaderList(upstream: readonly HeaderPair[], decoded: boolean): [string, string][] {
+  let listed: Set<string> | undefined;
+  for (const [name, value] of upstream) {
+    if (name === "connection") for (const t of value.split(",")) if (t.trim()) (listed ??= new Set()).add(t.trim().toLowerCase());
+  }
+  const out: [string, string][] = [];
   for (const [name, value] of upstream) {
     if (DROP_RESPONSE.has(name) || listed?.has(name) || (decoded && name === "content-encoding")) continue;
-    out.append(name, value);
+    out.push([name, value]);
   }
   return out;
+}
+
+/** `clientHeaderList` as a Headers object. */
+export function clientHeaders(upstream: Headers, decoded: boolean): Headers {
+  return new Headers(clientHeaderList([...upstream], decoded));
 }
 
 /**
