@@ -185,7 +185,7 @@ export function startServer(initial: Config, log: Logger, options: { hostname?: 
       headers: req.headers,
       body,
       text,
-      modelRanges: modelValueRanges(text),
+      modelRanges: modelValueRanges(text, body),
       alias,
       stream,
       protocol,

@@ -193,13 +193,23 @@ function scanModelValues(text: string): [number, number][] {
 }
 
 /**
+ * Whether `"model"` occurs after the one at `at`. In the body's bytes when given:
+ * a byte search is several times faster than a string search over a long prompt.
+ * `at` is then a safe byte offset too, as only ASCII can precede a first key.
+ */
+function occursAgain(text: string, bytes: Uint8Array | undefined, at: number): boolean {
+  if (bytes === undefined) return text.indexOf('"model"', at + 7) !== -1;
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).indexOf('"model"', at + 7) !== -1;
+}
+
+/**
  * Where the top-level `model` value sits in a (valid) JSON object text. Fast path:
  * clients put `"model"` once, usually first; when the text has it exactly once and
  * it is the first key, nothing else is scanned. Anything else gets the full scan.
  */
-export function modelValueRanges(text: string): [number, number][] {
+export function modelValueRanges(text: string, bytes?: Uint8Array): [number, number][] {
   const at = text.indexOf('"model"');
-  if (at !== -1 && text.indexOf('"model"', at + 7) === -1) {
+  if (at !== -1 && !occursAgain(text, bytes, at)) {
     let i = 0;
     while (i < at && text.charCodeAt(i) <= 32) i++;
     if (text.charCodeAt(i) === 123) {

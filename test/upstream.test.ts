@@ -102,7 +102,18 @@ describe("clientHeaders", () => {
 });
 
 describe("modelValueRanges", () => {
-  const values = (text: string) => modelValueRanges(text).map(([s, e]) => text.slice(s, e));
+  test("finds a second top-level model after non-ASCII text, with the bytes given", () => {
+    const text = '{"model":"a","x":"ünïcödé ✓","model":"b"}';
+    const bytes = new TextEncoder().encode(text);
+    expect(modelValueRanges(text, bytes).map(([s, e]) => text.slice(s, e))).toEqual(['"a"', '"b"']);
+  });
+
+  // With and without the body's bytes (the byte search for a second "model"): the same ranges.
+  const values = (text: string) => {
+    const ranges = modelValueRanges(text);
+    expect(modelValueRanges(text, new TextEncoder().encode(text))).toEqual(ranges);
+    return ranges.map(([s, e]) => text.slice(s, e));
+  };
 
   test("finds the top-level model value only", () => {
     expect(values('{"a":{"model":"inner"},"messages":[{"model":"x"}],"model":"top"}')).toEqual(['"top"']);
