@@ -300,7 +300,7 @@ export class Exchange implements UpstreamExchange {
     const socket = this.conn.socket;
     if (!this.conn.ready || !socket || !this.out) return;
     this.connected = true;
-    const written = socket.write(this.out, this.outAt);
+    const written = socket.write(this.out, this.outAt, this.out.length - this.outAt);
     if (written < 0) return;
     this.outAt += written;
     if (this.outAt >= this.out.length) this.out = undefined;

@@ -125,6 +125,22 @@ describe("the upstream client", () => {
     expect(lines.filter((l) => /^content-length:/i.test(l))).toEqual([`content-length: ${sent}`]);
   });
 
+  test("sends and receives 20 MiB bodies whole (the socket takes a large request in several writes)", async () => {
+    let received = 0;
+    const answer = JSON.stringify(chatCompletion("b".repeat(20 * 1024 * 1024)));
+    await using provider = new FakeProvider((r) => {
+      received = r.body.length;
+      return new Response(answer, { headers: { "content-type": "application/json" } });
+    });
+    await using proxy = startProxy(`${oneRoute(provider.url)}\nlimits: { max_body_mb: 64 }\n`);
+    const body = JSON.stringify({ model: "m", messages: [{ role: "user", content: "a".repeat(20 * 1024 * 1024) }] });
+    const res = await fetch(`${proxy.url}/v1/chat/completions`, { method: "POST", body });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe(answer);
+    // The model name grew from "m" to "real".
+    expect(received).toBe(Buffer.byteLength(body) + 3);
+  });
+
   test("reaches an HTTPS provider whose certificate is trusted through NODE_EXTRA_CA_CERTS", async () => {
     await using provider = tlsProvider();
     await using proxy = await ProxyProcess.start(oneRoute(`https://localhost:${provider.port}`), { env: { NODE_EXTRA_CA_CERTS: join(TLS_DIR, "ca.pem") } });
