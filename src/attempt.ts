@@ -173,7 +173,8 @@ export async function attempt(config: Config, req: AttemptRequest, route: Route,
       release();
       if (body instanceof Error) return failed("malformed", body.message, status, ex.headers);
       const { text } = body;
-      const headers = clientHeaderList(ex.pairs(), ex.encoded);
+      // Decoded by now, whichever client fetched it.
+      const headers = clientHeaderList(ex.pairs(), true);
       if (isError) {
         const answer = { status, headers: new Headers(headers), body: text };
         if (isErrorStatus(config, status)) return failed("status", `status ${status}`, status, ex.headers, answer, isRequestFault(status, text));
@@ -192,7 +193,7 @@ export async function attempt(config: Config, req: AttemptRequest, route: Route,
     if (type.includes("text/event-stream")) return await firstEvent(req, route, ex, started, release, onStreamEnd, lost);
     // Anything else (audio, files) is passed through as it comes, still encoded; a client abort still reaches upstream.
     clearTimeout(timer);
-    return { kind: "served", status, headers: clientHeaderList(ex.pairs(), false), body: passThrough(ex, req.signal), streaming: false, firstByteMs: performance.now() - started };
+    return { kind: "served", status, headers: clientHeaderList(ex.pairs(), !ex.encoded), body: passThrough(ex, req.signal), streaming: false, firstByteMs: performance.now() - started };
   } catch (error) {
     return lost(error);
   }
@@ -205,11 +206,16 @@ function passThrough(ex: UpstreamExchange, client: AbortSignal): ReadableStream<
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
-        const { done, value } = await ex.read();
-        if (done) {
+        try {
+          const { done, value } = await ex.read();
+          if (done) {
+            client.removeEventListener("abort", gone);
+            controller.close();
+          } else controller.enqueue(value);
+        } catch (error) {
           client.removeEventListener("abort", gone);
-          controller.close();
-        } else controller.enqueue(value);
+          throw error;
+        }
       },
       cancel() {
         client.removeEventListener("abort", gone);
@@ -273,7 +279,7 @@ async function firstEvent(
   const scanner = new FirstEventScanner();
   const held: Uint8Array[] = [];
   let heldBytes = 0;
-  const headers = clientHeaderList(ex.pairs(), ex.encoded);
+  const headers = clientHeaderList(ex.pairs(), true);
   try {
     for (;;) {
       const { done, value } = await reader.read();

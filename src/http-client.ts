@@ -144,11 +144,14 @@ const handlers = {
   open(socket: Socket<Conn>) {
     const c = socket.data;
     c.socket = socket;
+    // The exchange was aborted (a connect timeout, the client gone) while this connected.
+    if (c.dead) return socket.terminate();
     socket.setNoDelay(true);
     if (!c.origin.tls) connected(c);
   },
   handshake(socket: Socket<Conn>, ok: boolean, error: Error | null) {
     const c = socket.data;
+    if (c.dead) return socket.terminate();
     // Nothing, the backend's key above all, is written before the certificate checks out.
     if (ok) return connected(c);
     c.dead = true;
@@ -247,6 +250,8 @@ export class Exchange implements UpstreamExchange {
   private waiter: Waiter | undefined;
   private paused = false;
   private finished = false;
+  /** Sent on an idle pooled connection. */
+  private readonly reused: boolean;
 
   constructor(
     private readonly method: string,
@@ -263,6 +268,7 @@ export class Exchange implements UpstreamExchange {
     });
     this.out = request;
     const reused = fresh ? undefined : pooled(origin);
+    this.reused = reused !== undefined;
     if (reused) {
       reused.exchange = this;
       this.conn = reused;
@@ -352,7 +358,8 @@ export class Exchange implements UpstreamExchange {
       // A name must be a token: anything else (or a folded continuation line) is dropped.
       if (colon <= 0 || !TOKEN.test(line.slice(0, colon))) continue;
       const value = line.slice(colon + 1).trim();
-      if (!value.includes("\0")) pairs.push([line.slice(0, colon).toLowerCase(), value]);
+      // A bare CR or LF (the head is split on CRLF only) or a NUL: no Response could carry it.
+      if (!/[\r\n\0]/.test(value)) pairs.push([line.slice(0, colon).toLowerCase(), value]);
     }
     this.status = status;
     this.lines = pairs;
@@ -420,7 +427,10 @@ export class Exchange implements UpstreamExchange {
     }
     if (!this.decoder) {
       const what = error ? describe(error) : "closed";
-      if (this.got === 0) this.fail(new UpstreamError(`the connection was ${error ? `lost (${what})` : "closed"} before the provider answered`, "ECONNRESET"));
+      // Safe to send again only when the provider cannot have read the request: it went out on a
+      // reused connection the provider had already closed, or none of it went out at all.
+      const unread = this.got === 0 && (this.reused || this.outAt === 0);
+      if (this.got === 0) this.fail(new UpstreamError(`the connection was ${error ? `lost (${what})` : "closed"} before the provider answered`, unread ? "ECONNRESET" : undefined));
       else this.fail(new UpstreamError(`the connection was ${error ? `lost (${what})` : "closed"} in the middle of the answer's headers`));
       return;
     }
@@ -432,6 +442,8 @@ export class Exchange implements UpstreamExchange {
     if (this.finished) return;
     this.finished = true;
     this.error = error;
+    this.queue = [];
+    this.queued = 0;
     this.conn.exchange = undefined;
     close(this.conn);
     this.rejectHead(error);

@@ -95,7 +95,11 @@ export function committedStream(o: CommittedStreamOptions): ReadableStream<Uint8
     finish({ kind: "client_gone", bytes });
   };
   o.clientSignal.addEventListener("abort", onClientGone, { once: true });
-  const idle = setTimeout(() => cut(`no data for ${o.idleMs / 1000} s`), o.idleMs);
+  let waitingOnClient = false;
+  const idle = setTimeout(() => {
+    if (waitingOnClient) idle.refresh();
+    else cut(`no data for ${o.idleMs / 1000} s`);
+  }, o.idleMs);
   const total = Number.isFinite(o.totalLeftMs) ? setTimeout(() => cut("the request's total time ran out"), Math.max(o.totalLeftMs, 0)) : undefined;
 
   const endAsCut = (controller: ReadableStreamDirectController, reason: string) => {
@@ -140,10 +144,16 @@ export function committedStream(o: CommittedStreamOptions): ReadableStream<Uint8
         bytes += value.length;
         previous = last;
         last = value;
-        controller.write(value);
-        // Each chunk leaves at once; a promise here means the client is slow: wait for it.
-        const flushed = controller.flush();
-        if (typeof flushed !== "number") await flushed;
+        // A promise means the client is not keeping up: read no more from upstream until it
+        // has taken this chunk. That wait is the client's, not the provider's silence.
+        const written = controller.write(value);
+        if (typeof written !== "number") {
+          waitingOnClient = true;
+          await written;
+          waitingOnClient = false;
+          idle.refresh();
+        }
+        controller.flush();
       }
     },
     cancel() {

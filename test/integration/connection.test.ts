@@ -130,18 +130,19 @@ describe("slow streams", () => {
 
 describe("a pooled connection the provider already closed", () => {
   test("is retried once on a fresh connection: the same route answers and nothing cools down", async () => {
-    // The first connection is reset as soon as the request arrives, as when a provider
-    // closes an idle keep-alive connection just as the proxy reuses it.
+    // The first connection answers one request and is reset when the next one arrives on it,
+    // as when a provider closes an idle keep-alive connection just as the proxy reuses it.
     let connections = 0;
-    const raw = Bun.listen({
+    const raw = Bun.listen<{ n: number; served: number }>({
       hostname: "127.0.0.1",
       port: 0,
       socket: {
-        open() {
-          connections++;
+        open(socket) {
+          socket.data = { n: ++connections, served: 0 };
         },
         data(socket) {
-          if (connections === 1) return void socket.terminate();
+          if (socket.data.n === 1 && socket.data.served === 1) return void socket.terminate();
+          socket.data.served++;
           const body = JSON.stringify({ id: "x", object: "chat.completion", choices: [] });
           socket.write(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
         },
@@ -159,6 +160,10 @@ models:
       - { backend: a, model: real-a, priority: 1 }
       - { backend: b, model: real-b, priority: 2 }
 `);
+      const first = await fetch(`${proxy.url}/v1/chat/completions`, { method: "POST", body: JSON.stringify({ model: "m" }) });
+      expect(first.status).toBe(200);
+      await first.text();
+      expect(connections).toBe(1);
       const res = await fetch(`${proxy.url}/v1/chat/completions`, { method: "POST", body: JSON.stringify({ model: "m" }) });
       expect(res.status).toBe(200);
       expect(res.headers.get("x-llm-proxy-backend")).toBe("a");

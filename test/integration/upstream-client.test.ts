@@ -1,7 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import type { Socket, TCPSocketListener } from "bun";
 import { join } from "node:path";
-import { chatCompletion, FakeProvider } from "../helpers/fake-provider.ts";
+import { originOf, send } from "../../src/http-client.ts";
+import { chatCompletion, FakeProvider, waitFor } from "../helpers/fake-provider.ts";
+import { RawProvider } from "../helpers/faults.ts";
 import { post } from "../helpers/http.ts";
 import { startProxy } from "../helpers/proxy.ts";
 import { ProxyProcess } from "../helpers/proxy-process.ts";
@@ -177,15 +179,117 @@ describe("the upstream client", () => {
       fetch: async (req) => {
         seen.push(`${req.method} ${req.url} ${req.headers.get("authorization")}`);
         await req.text();
-        return Response.json(chatCompletion("via forward proxy"));
+        // Compressed: fetch decodes it, so the client must not be told it is still gzip.
+        return new Response(Bun.gzipSync(JSON.stringify(chatCompletion("via forward proxy"))), { headers: { "content-type": "application/json", "content-encoding": "gzip" } });
       },
     });
     // Port 9 on loopback refuses connections: only the forward proxy can answer.
     await using proxy = await ProxyProcess.start(oneRoute("http://127.0.0.1:9"), { env: { HTTP_PROXY: `http://127.0.0.1:${forward.port}`, NO_PROXY: "" } });
     const res = await post(`${proxy.url}/v1/chat/completions`, { model: "m" });
     expect(res.status).toBe(200);
+    expect(res.headers.get("content-encoding")).toBeNull();
     expect(((await res.json()) as ReturnType<typeof chatCompletion>).choices[0]!.message.content).toBe("via forward proxy");
     expect(seen).toEqual([`POST http://127.0.0.1:9/v1/chat/completions Bearer ${KEY}`]);
     expect(proxy.stdout).toContain("forward proxy named in HTTP_PROXY/HTTPS_PROXY: p");
+  });
+
+  test("an exchange aborted before its connection opens closes that connection once it opens", async () => {
+    let opened = 0;
+    let closed = 0;
+    using listener = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        open() {
+          opened++;
+        },
+        data() {},
+        close() {
+          closed++;
+        },
+      },
+    });
+    const ex = send("POST", originOf(`http://127.0.0.1:${listener.port}`), Buffer.from("POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n"));
+    ex.abort();
+    await expect(ex.head).rejects.toThrow("aborted");
+    await waitFor(() => opened === 1 && closed === 1, "the provider to see the connection closed");
+  });
+
+  test("a request the provider read on a fresh connection is not sent again when it closes without answering", async () => {
+    let requests = 0;
+    using listener = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        data(socket, data) {
+          if (!data.includes("\r\n\r\n")) return;
+          requests++;
+          socket.end();
+        },
+      },
+    });
+    await using proxy = startProxy(oneRoute(`http://127.0.0.1:${listener.port}`));
+    const res = await post(`${proxy.url}/v1/chat/completions`, { model: "m" });
+    expect(res.status).toBe(502);
+    expect(requests).toBe(1);
+  });
+
+  test("a header line with a bare line feed in its value is left out, and the answer still served", async () => {
+    await using provider = new RawProvider((ex) => {
+      const body = JSON.stringify(chatCompletion("fine"));
+      ex.write(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-odd: a\nb\r\nx-kept: yes\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      ex.end();
+    });
+    await using proxy = startProxy(oneRoute(provider.url));
+    const res = await post(`${proxy.url}/v1/chat/completions`, { model: "m" });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-odd")).toBeNull();
+    expect(res.headers.get("x-kept")).toBe("yes");
+  });
+
+  test("a client that stops reading a stream stops the proxy reading from the provider", async () => {
+    let pulled = 0;
+    const piece = new TextEncoder().encode(`data: ${JSON.stringify({ choices: [{ delta: { content: "x".repeat(256 * 1024) } }] })}\n\n`);
+    await using provider = new FakeProvider(
+      () =>
+        new Response(
+          new ReadableStream({
+            pull(controller) {
+              pulled += piece.length;
+              controller.enqueue(piece);
+            },
+          }),
+          { headers: { "content-type": "text/event-stream" } },
+        ),
+    );
+    await using proxy = startProxy(oneRoute(provider.url));
+    const port = Number(new URL(proxy.url).port);
+    const body = JSON.stringify({ model: "m", stream: true });
+    const client = await Bun.connect({
+      hostname: "127.0.0.1",
+      port,
+      socket: {
+        // Takes the first bytes, then reads nothing more.
+        data(socket) {
+          socket.pause();
+        },
+      },
+    });
+    client.write(`POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+    await waitFor(() => pulled > 2 * piece.length, "the stream to start");
+    // It settles: every buffer on the way fills and the provider is asked for nothing more.
+    let last = -1;
+    await waitFor(
+      async () => {
+        const settled = pulled === last;
+        last = pulled;
+        await Bun.sleep(200);
+        return settled && pulled === last;
+      },
+      "the provider to stop being read",
+      15_000,
+    );
+    expect(pulled).toBeLessThan(64 * 1024 * 1024);
+    client.terminate();
   });
 });
