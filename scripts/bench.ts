@@ -35,8 +35,8 @@ const EXTRA_BUDGET_MS = 90_000;
 /** How long to wait, at most, for the proxy to finish work left over from a measurement (log writes, GC). */
 const SETTLE_MS = 3000;
 /**
- * Bun's fetch runs at most 256 requests at once unless this is set at start-up;
- * `bun run start` sets it to 4096 (see the README), so the benchmark does too.
+ * `bun run start` sets this (Bun's fetch, used only for backends behind a forward
+ * proxy, runs at most 256 requests at once without it), so the benchmark does too.
  */
 const MAX_HTTP_REQUESTS = process.env.BUN_CONFIG_MAX_HTTP_REQUESTS || "4096";
 

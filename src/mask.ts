@@ -32,8 +32,18 @@ export function createMask(secrets: readonly string[]): Mask {
     for (const form of [secret, encodeURIComponent(secret), JSON.stringify(secret).slice(1, -1)]) forms.set(form, masked);
   }
   const exact = [...forms.keys()].sort((a, b) => b.length - a.length).map(escapeRegExp);
-  const pattern = new RegExp([...exact, ...KEY_SHAPES].join("|"), "g");
-  return (text) => text.replace(pattern, (match) => forms.get(match) ?? maskKey(match));
+  const known = exact.length > 0 ? new RegExp(exact.join("|"), "g") : undefined;
+  const shapes = new RegExp(KEY_SHAPES.join("|"), "g");
+  return (text) => {
+    const out = known ? text.replace(known, (match) => forms.get(match) ?? maskKey(match)) : text;
+    // The shapes' look-behinds are slow to try at every position: only where one could start.
+    if (!SHAPE_HINT.test(out)) return out;
+    // A value the first pass already masked is left as it is.
+    return out.replace(shapes, (match) => (match.includes("****") ? match : maskKey(match)));
+  };
 }
+
+/** Text that holds none of these cannot match a key shape. */
+const SHAPE_HINT = /sk-|AIza|Bearer|key=|token=/;
 
 export const noMask: Mask = (text) => text;
