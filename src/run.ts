@@ -4,7 +4,7 @@ import { parseConfig, readConfigText } from "./config/load.ts";
 import { ConfigError } from "./config/problems.ts";
 import { ConfigReloader, describeRejection } from "./config/reload.ts";
 import type { Config } from "./config/types.ts";
-import { originOf } from "./http-client.ts";
+import { closeIdleConnections, originOf } from "./http-client.ts";
 import { Logger } from "./log.ts";
 import { ProxyMetrics } from "./metrics.ts";
 import { onRequestDone } from "./request-log.ts";
@@ -111,6 +111,8 @@ export async function serve(path: string): Promise<ProxyServer> {
     log.info(`${signal} received; no new connections${waiting > 0 ? `; waiting up to ${shutdownGraceMs / 1000} s for ${plural(waiting, "request")} in flight` : ""}`);
     reloader?.stop();
     const left = await proxy.shutdown(shutdownGraceMs);
+    // Providers see idle connections close now rather than at their own timeout.
+    closeIdleConnections();
     if (left > 0) log.warn(`stopped with ${plural(left, "request")} still in flight after the grace period`);
     await workers?.exited();
     await cluster?.stop();
