@@ -9,7 +9,8 @@ const HOP_BY_HOP = ["connection", "keep-alive", "proxy-connection", "transfer-en
 /** The client's credentials for the proxy: they must never reach a provider. */
 const CLIENT_CREDENTIALS = ["authorization", "x-api-key", "api-key", "x-goog-api-key", "cookie"];
 
-const DROP_REQUEST = new Set([...HOP_BY_HOP, ...CLIENT_CREDENTIALS, "host", "content-length"]);
+/** `expect: 100-continue` was the client's exchange with the proxy; the body goes upstream in the same write. */
+const DROP_REQUEST = new Set([...HOP_BY_HOP, ...CLIENT_CREDENTIALS, "host", "content-length", "expect"]);
 
 /** Response headers never passed back: hop-by-hop, and the length, since Bun frames the body we send. */
 const DROP_RESPONSE = new Set([...HOP_BY_HOP, "content-length"]);

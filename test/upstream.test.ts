@@ -41,12 +41,13 @@ describe("upstreamHeaders", () => {
       "transfer-encoding": "chunked",
       host: "proxy.local",
       "content-length": "12",
+      expect: "100-continue",
       "content-type": "application/json",
       "anthropic-version": "2023-06-01",
       "x-custom": "client",
     });
 
-  test("drops client credentials, hop-by-hop headers, those listed in Connection, host and content-length", () => {
+  test("drops client credentials, hop-by-hop headers, those listed in Connection, host, content-length and expect", () => {
     const out = upstreamHeaders(client(), backend("https://h/v1"), false);
     expect([...out.keys()].sort()).toEqual(["anthropic-version", "content-type", "x-custom"]);
   });
