@@ -3,7 +3,8 @@ import { findPattern, isErrorEvent, isErrorStatus, isRequestFault, jsonHasError 
 import type { Protocol } from "./errors.ts";
 import { FirstEventScanner } from "./sse.ts";
 import { decodeContent, decodingReader } from "./http-body.ts";
-import { originOf, send as sendRequest, type UpstreamExchange } from "./http-client.ts";
+import { send as sendRequest, type UpstreamExchange } from "./http-client.ts";
+import { originOf } from "./http-pool.ts";
 import { committedStream, type StreamEnd, type StreamReader } from "./stream.ts";
 import { clientHeaderList, joinUrl, modelParts, requestMessage, rewriteModel, stringEnd, upstreamHeaders } from "./upstream.ts";
 import { FetchExchange, proxiedByEnv } from "./upstream-fetch.ts";

@@ -4,7 +4,7 @@ import { parseConfig, readConfigText } from "./config/load.ts";
 import { ConfigError } from "./config/problems.ts";
 import { ConfigReloader, describeRejection } from "./config/reload.ts";
 import type { Config } from "./config/types.ts";
-import { closeIdleConnections, originOf } from "./http-client.ts";
+import { closeIdleConnections, originOf } from "./http-pool.ts";
 import { Logger } from "./log.ts";
 import { ProxyMetrics } from "./metrics.ts";
 import { onRequestDone } from "./request-log.ts";

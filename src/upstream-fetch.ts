@@ -1,5 +1,6 @@
 import type { ReadResult } from "./stream.ts";
-import type { Origin, UpstreamExchange } from "./http-client.ts";
+import type { UpstreamExchange } from "./http-client.ts";
+import type { Origin } from "./http-pool.ts";
 
 /**
  * Requests that must go through a forward proxy named in the environment
