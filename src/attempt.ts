@@ -3,10 +3,10 @@ import { findPattern, isErrorEvent, isErrorStatus, isRequestFault, jsonHasError 
 import type { Protocol } from "./errors.ts";
 import { FirstEventScanner } from "./sse.ts";
 import { decodeContent, decodingReader } from "./http-body.ts";
-import { send as sendRequest, type UpstreamExchange } from "./http-client.ts";
+import { readAll, send as sendRequest, type UpstreamExchange } from "./http-client.ts";
 import { originOf } from "./http-pool.ts";
 import { committedStream, type StreamEnd, type StreamReader } from "./stream.ts";
-import { clientHeaderList, joinUrl, modelParts, requestMessage, rewriteModel, stringEnd, upstreamHeaders } from "./upstream.ts";
+import { clientHeaderList, joinUrl, modelParts, requestMessage, requestTarget, rewriteModel, stringEnd, upstreamHeaders } from "./upstream.ts";
 import { FetchExchange, proxiedByEnv } from "./upstream-fetch.ts";
 
 /** What the attempt needs to know about the client's request. */
@@ -78,14 +78,14 @@ function send(req: AttemptRequest, route: Route, fresh: boolean): UpstreamExchan
     const body = rewriteModel(req.body, req.text, req.modelRanges, route.model);
     return new FetchExchange(joinUrl(backend, req.path, req.search), { method: req.method, headers: upstreamHeaders(req.headers, backend, req.stream), body, keepalive: !fresh } as RequestInit);
   }
-  const target = joinUrl(backend, req.path, req.search).slice(backend.origin.length);
+  const target = requestTarget(backend, req.path, req.search);
   const message = requestMessage(req.method, target, origin.host, req.headers, backend, req.stream, modelParts(req.body, req.text, req.modelRanges, route.model));
   return sendRequest(req.method, origin, message, fresh);
 }
 
 /** The whole body as text, decoded; an Error when its content-encoding cannot be undone. */
 async function bodyText(ex: UpstreamExchange): Promise<{ bytes: Uint8Array; text: string } | Error> {
-  let bytes = await ex.bytes();
+  let bytes = await readAll(ex);
   if (ex.encoded) {
     try {
       bytes = decodeContent(bytes, ex.header("content-encoding"));

@@ -29,8 +29,6 @@ export interface UpstreamExchange {
   /** The next body chunk, as a stream reader gives it. */
   read(): Promise<ReadResult>;
   cancel(): Promise<void>;
-  /** The rest of the body at once. */
-  bytes(): Promise<Uint8Array>;
   /** Stops the exchange wherever it is; the provider sees the connection close. */
   abort(): void;
 }
@@ -102,16 +100,8 @@ export class Exchange implements UpstreamExchange, ConnUser {
   }
 
   get headers(): Headers {
-    if (!this.built) {
-      this.built = new Headers();
-      for (const [name, value] of this.lines) {
-        try {
-          this.built.append(name, value);
-        } catch {
-          // A header Headers refuses (bad characters) is left out, as a browser would.
-        }
-      }
-    }
+    // parseHead kept only lines Headers accepts (token names; no CR, LF or NUL in values).
+    this.built ??= new Headers(this.lines);
     return this.built;
   }
 
@@ -306,17 +296,17 @@ export class Exchange implements UpstreamExchange, ConnUser {
     if (!this.done) this.abort();
     return Promise.resolve();
   }
+}
 
-  /** The whole (rest of the) body. */
-  async bytes(): Promise<Uint8Array> {
-    const parts: Uint8Array[] = [];
-    for (;;) {
-      const { done, value } = await this.read();
-      if (done) break;
-      parts.push(value);
-    }
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+/** The whole (rest of the) body of an exchange. */
+export async function readAll(ex: UpstreamExchange): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for (;;) {
+    const { done, value } = await ex.read();
+    if (done) break;
+    parts.push(value);
   }
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
 }
 
 /**

@@ -148,13 +148,13 @@ export async function forward(ctx: ProxyContext, inc: Incoming): Promise<Respons
     const { answer, from } = last;
     observer?.request(inc.alias.name, "failed", answer.status);
     done(answer.status, "failed");
-    const response = new Response(ctx.redact(answer.body), { status: answer.status, headers: answer.headers });
-    return decorate(response, inc, from, records.length);
+    return new Response(ctx.redact(answer.body), { status: answer.status, headers: withDecorations([...answer.headers], inc, from, records.length) });
   }
   observer?.request(inc.alias.name, "failed", 502);
   done(502, "failed");
   const response = errorResponse("upstream_unavailable", inc.protocol, `model ${alias}: ${plural(records.length, "attempt")} failed without an answer from any provider (${ctx.redact(summary)})`);
-  return decorate(response, inc, undefined, records.length);
+  for (const [name, value] of withDecorations([], inc, undefined, records.length)) response.headers.set(name, value);
+  return response;
 }
 
 /** Cools the pair down after a failed attempt, as the cooldown policy says. */
@@ -222,11 +222,3 @@ function withDecorations(headers: [string, string][], inc: Incoming, route: Rout
   return headers;
 }
 
-/** `withDecorations` for a response already made (the final error). */
-function decorate(response: Response, inc: Incoming, route: Route | undefined, attempts: number): Response {
-  const h = response.headers;
-  const lines = withDecorations([...h], inc, route, attempts);
-  for (const [name] of [...h]) h.delete(name);
-  for (const [name, value] of lines) h.append(name, value);
-  return response;
-}

@@ -58,7 +58,7 @@ export async function serve(path: string): Promise<ProxyServer> {
     for (const line of startupSummary(config, proxy.url).split("\n")) log.info(line);
     for (const warning of config.warnings) log.warn(String(warning));
     if (log.enabled("debug")) log.debug(`routes, in the order they are tried:\n${describePlans(config)}`);
-    const viaEnvProxy = [...new Set([...config.backends.values()].filter((b) => b.enabled && proxiedByEnv(originOf(b.origin))).map((b) => b.name))];
+    const viaEnvProxy = [...config.backends.values()].filter((b) => b.enabled && proxiedByEnv(originOf(b.origin))).map((b) => b.name);
     if (viaEnvProxy.length > 0) {
       log.info(`backends reached through the forward proxy named in HTTP_PROXY/HTTPS_PROXY: ${viaEnvProxy.join(", ")}`);
       if (!process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) {

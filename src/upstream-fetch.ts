@@ -85,13 +85,4 @@ export class FetchExchange implements UpstreamExchange {
   abort(): void {
     this.controller.abort();
   }
-
-  async bytes(): Promise<Uint8Array> {
-    const parts: Uint8Array[] = [];
-    for (;;) {
-      const { done, value } = await this.read();
-      if (done) return Buffer.concat(parts);
-      parts.push(value);
-    }
-  }
 }

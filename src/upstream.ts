@@ -16,8 +16,7 @@ const DROP_REQUEST = new Set([...HOP_BY_HOP, ...CLIENT_CREDENTIALS, "host", "con
 const DROP_RESPONSE = new Set([...HOP_BY_HOP, "content-length"]);
 
 /** Tokens of a `Connection` header name more hop-by-hop headers for this message. */
-function connectionTokens(headers: Headers): Set<string> | undefined {
-  const value = headers.get("connection");
+function connectionTokens(value: string | null): Set<string> | undefined {
   if (!value) return undefined;
   return new Set(value.split(",").map((t) => t.trim().toLowerCase()).filter(Boolean));
 }
@@ -53,7 +52,7 @@ function injected(backend: Backend): Injected {
 /** Calls `emit` for each client header that goes upstream: cleaned, without those the backend replaces. */
 function forwarded(client: Headers, backend: Backend, stream: boolean, emit: (name: string, value: string) => void): Injected {
   const own = injected(backend);
-  const listed = connectionTokens(client);
+  const listed = connectionTokens(client.get("connection"));
   for (const [name, value] of client) {
     if (DROP_REQUEST.has(name) || own.names.has(name) || listed?.has(name)) continue;
     // Decoding a compressed stream can hold tokens back until a block fills; ask for it plain.
@@ -108,21 +107,13 @@ export type HeaderPair = readonly [string, string];
  * body was decompressed on the way, so its `content-encoding` no longer applies.
  */
 export function clientHeaderList(upstream: readonly HeaderPair[], decoded: boolean): [string, string][] {
-  let listed: Set<string> | undefined;
-  for (const [name, value] of upstream) {
-    if (name === "connection") for (const t of value.split(",")) if (t.trim()) (listed ??= new Set()).add(t.trim().toLowerCase());
-  }
+  const listed = connectionTokens(upstream.filter(([name]) => name === "connection").map(([, value]) => value).join(",") || null);
   const out: [string, string][] = [];
   for (const [name, value] of upstream) {
     if (DROP_RESPONSE.has(name) || listed?.has(name) || (decoded && name === "content-encoding")) continue;
     out.push([name, value]);
   }
   return out;
-}
-
-/** `clientHeaderList` as a Headers object. */
-export function clientHeaders(upstream: Headers, decoded: boolean): Headers {
-  return new Headers(clientHeaderList([...upstream], decoded));
 }
 
 /**
@@ -134,10 +125,15 @@ export function clientHeaders(upstream: Headers, decoded: boolean): Headers {
  * to the client's.
  */
 export function joinUrl(backend: Backend, path: string, clientSearch: string): string {
+  return backend.origin + requestTarget(backend, path, clientSearch);
+}
+
+/** `joinUrl` without the origin: the path and query an HTTP/1.1 request line carries. */
+export function requestTarget(backend: Backend, path: string, clientSearch: string): string {
   const base = backend.basePath;
   const search = backend.query === "" ? clientSearch : clientSearch === "" || clientSearch === "?" ? `?${backend.query}` : `${clientSearch}&${backend.query}`;
-  if (base === "" || path === base || path.startsWith(`${base}/`)) return backend.origin + path + search;
-  return backend.origin + base + path + search;
+  if (base === "" || path === base || path.startsWith(`${base}/`)) return path + search;
+  return base + path + search;
 }
 
 /** Where a JSON string token starting at `start` (a `"`) ends: the index of its closing quote. */
@@ -238,7 +234,7 @@ export function modelValueRanges(text: string, bytes?: Uint8Array): [number, num
  */
 export function modelParts(body: Uint8Array, text: string, ranges: readonly [number, number][], model: string): Uint8Array[] {
   if (ranges.length === 0) return [body];
-  const value = encoder.encode(JSON.stringify(model));
+  const value = modelValue(model);
   const parts: Uint8Array[] = [];
   let charPos = 0;
   let bytePos = 0;
@@ -251,6 +247,15 @@ export function modelParts(body: Uint8Array, text: string, ranges: readonly [num
   }
   parts.push(body.subarray(bytePos));
   return parts;
+}
+
+const modelValues = new Map<string, Uint8Array>();
+
+/** A configured model name as JSON bytes, encoded once (names come from the config, so they are few). */
+function modelValue(model: string): Uint8Array {
+  let value = modelValues.get(model);
+  if (value === undefined) modelValues.set(model, (value = encoder.encode(JSON.stringify(model))));
+  return value;
 }
 
 /** `modelParts` joined into one body. */

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import type { AuthStyle, Backend } from "../src/config/types.ts";
-import { clientHeaders, joinUrl, modelValueRanges, rewriteModel, upstreamHeaders } from "../src/upstream.ts";
+import { clientHeaderList, joinUrl, modelValueRanges, rewriteModel, upstreamHeaders } from "../src/upstream.ts";
 
 function backend(url: string, options: { apiKey?: string; auth?: AuthStyle; headers?: [string, string][] } = {}): Backend {
   const u = new URL(url);
@@ -77,7 +77,9 @@ describe("upstreamHeaders", () => {
   });
 });
 
-describe("clientHeaders", () => {
+describe("clientHeaderList", () => {
+  const clientHeaders = (upstream: Headers, decoded: boolean) => new Headers(clientHeaderList([...upstream], decoded));
+
   test("drops framing and hop-by-hop headers, and the encoding of a decoded body, and keeps the rest", () => {
     const upstream = new Headers({
       "content-type": "application/json",
