@@ -22,6 +22,7 @@ import { API_PATH, BACKEND_KEY, PROXY_KEY } from "./bench/workload.ts";
 const ROOT = join(import.meta.dir, "..");
 const STREAM_CLIENT = join(import.meta.dir, "bench", "stream-client.ts");
 const PROVIDER = join(import.meta.dir, "bench", "provider.ts");
+const FLOOR = join(import.meta.dir, "bench", "floor.ts");
 /** Between measurements: closing connections and the proxy's GC settle before the next one starts. */
 const PAUSE_MS = 200;
 const WARMUP_S = 2;
@@ -94,7 +95,9 @@ interface Bench {
   readonly pin: Pinning;
   readonly ticks: number;
   readonly provider: Serving;
-  readonly proxies: Record<Exclude<Via, "direct">, Serving>;
+  readonly proxies: Record<Exclude<Via, "direct" | "floor">, Serving>;
+  /** The bare forwarder of `--floor`. */
+  readonly floor: Serving | undefined;
   readonly body: ReturnType<typeof writeBodies>;
   readonly scripts: Map<string, string>;
   /** Verified answers served by each proxy (for log bytes per request). */
@@ -116,7 +119,8 @@ async function runStreams(bench: Bench, port: number, key: string, bodyFile: str
   }
 }
 
-const proxyTicks = (bench: Bench) => cpuTicks(bench.proxies.proxy.pid) + cpuTicks(bench.proxies["proxy-quiet"].pid);
+/** Everything pinned to the proxy's core: both proxies and the floor. */
+const proxyTicks = (bench: Bench) => cpuTicks(bench.proxies.proxy.pid) + cpuTicks(bench.proxies["proxy-quiet"].pid) + (bench.floor ? cpuTicks(bench.floor.pid) : 0);
 
 /** Other processes or the hypervisor took a noticeable share of a core: the figures would be low for reasons outside the proxy. */
 const noisy = (s: Sample) => s.otherPct > NOISE_PCT || s.loadOtherPct > NOISE_PCT || s.stealPct > NOISE_PCT;
@@ -125,7 +129,7 @@ const ourTicks = (bench: Bench) => proxyTicks(bench) + cpuTicks(bench.provider.p
 
 async function measure(bench: Bench, job: Job, durationS: number): Promise<Sample> {
   const viaProxy = job.via !== "direct";
-  const server = job.via === "direct" ? bench.provider : bench.proxies[job.via];
+  const server = job.via === "direct" ? bench.provider : job.via === "floor" ? bench.floor! : bench.proxies[job.via];
   const key = viaProxy ? PROXY_KEY : BACKEND_KEY;
   const pid = server.pid;
   if (viaProxy) bench.peakReset = resetPeakRss(pid) && bench.peakReset;
@@ -174,14 +178,14 @@ function progress(label: string, job: Job, s: Sample): void {
   say(`  ${label.padEnd(7)} ${describeJob(job).padEnd(42)} ${fmtRate(s.rate).padStart(7)} ${what.padEnd(9)} ${extra}${cpu}${other}${s.failure ? `  FAILED: ${s.failure}` : ""}`);
 }
 
-/** One round: for each concurrency, direct and proxy back to back, the order flipped every other round. */
-function roundPlan(round: number): Job[] {
+/** One round: for each concurrency, direct and proxy (and the floor) back to back, the order flipped every other round. */
+function roundPlan(round: number, floor: boolean): Job[] {
   const flip = (jobs: Job[]) => (round % 2 === 1 ? jobs.reverse() : jobs);
   const j = (mode: Job["mode"], via: Via, concurrency: number, size = SMALL): Job => ({ mode, via, concurrency, size });
   return LEVELS.flatMap((c) => [
-    ...flip([j("json", "direct", c), j("json", "proxy", c), ...(c === MAIN ? [j("json", "proxy-quiet", c)] : [])]),
+    ...flip([j("json", "direct", c), j("json", "proxy", c), ...(c === MAIN ? [j("json", "proxy-quiet", c)] : []), ...(floor ? [j("json", "floor", c)] : [])]),
     ...(c === MAIN ? flip([j("json", "direct", c, LARGE), j("json", "proxy", c, LARGE)]) : []),
-    ...flip([j("stream", "direct", c), j("stream", "proxy", c)]),
+    ...flip([j("stream", "direct", c), j("stream", "proxy", c), ...(floor ? [j("stream", "floor", c)] : [])]),
   ]);
 }
 
@@ -190,7 +194,7 @@ function logBytes(dir: string): number {
 }
 
 /** The provider and the two proxies (logging.level info and error), each pinned and checked to be the listening process. */
-async function startAll(pin: Pinning, binary: string | undefined, dir: string): Promise<Bench> {
+async function startAll(pin: Pinning, binary: string | undefined, dir: string, withFloor: boolean): Promise<Bench> {
   const body = writeBodies(dir, [SMALL, LARGE]);
   const scripts = new Map<string, string>();
   for (const viaProxy of [false, true]) {
@@ -214,8 +218,9 @@ async function startAll(pin: Pinning, binary: string | undefined, dir: string): 
   };
   const proxy = await startProxy("llm-proxy (logging.level info)", "info");
   const quiet = await startProxy("llm-proxy (logging.level error)", "error");
-  say(`bench: provider PID ${provider.pid} on :${provider.port}; proxy PID ${proxy.pid} on :${proxy.port} (info); proxy PID ${quiet.pid} on :${quiet.port} (error)`);
-  return { pin, ticks: clockTicks(), provider, proxies: { proxy, "proxy-quiet": quiet }, body, scripts, served: new Map(), peakReset: true };
+  const floor = withFloor ? await startServing("bare forwarder (--floor)", [...pin.proxy, process.execPath, FLOOR, String(provider.port)], join(dir, "floor.out")) : undefined;
+  say(`bench: provider PID ${provider.pid} on :${provider.port}; proxy PID ${proxy.pid} on :${proxy.port} (info); proxy PID ${quiet.pid} on :${quiet.port} (error)${floor ? `; floor PID ${floor.pid} on :${floor.port}` : ""}`);
+  return { pin, ticks: clockTicks(), provider, proxies: { proxy, "proxy-quiet": quiet }, floor, body, scripts, served: new Map(), peakReset: true };
 }
 
 /** JIT and connection pools warm before anything counts; a failure here means the setup is broken, so the run stops. */
@@ -227,6 +232,12 @@ async function warmUp(bench: Bench): Promise<void> {
     { mode: "json", via: "proxy-quiet", concurrency: MAIN, size: SMALL },
     { mode: "stream", via: "direct", concurrency: MAIN, size: SMALL },
     { mode: "stream", via: "proxy", concurrency: MAIN, size: SMALL },
+    ...(bench.floor
+      ? [
+          { mode: "json", via: "floor", concurrency: MAIN, size: SMALL } as const,
+          { mode: "stream", via: "floor", concurrency: MAIN, size: SMALL } as const,
+        ]
+      : []),
   ];
   for (const job of jobs) {
     const s = await measure(bench, job, WARMUP_S);
@@ -246,7 +257,7 @@ async function runRounds(bench: Bench, options: Options): Promise<{ results: Res
   const cores = [...(bench.pin.proxyCpu === undefined ? [] : [bench.pin.proxyCpu]), ...bench.pin.loadCpus];
   for (let round = 0; round < options.rounds; round++) {
     say(`bench: round ${round + 1} of ${options.rounds}`);
-    for (const job of roundPlan(round)) {
+    for (const job of roundPlan(round, bench.floor !== undefined)) {
       let s = await measure(bench, job, options.durationS);
       progress(`r${round + 1}`, job, s);
       // Another user's test run on these cores would pass for a slow proxy: measure again.
@@ -298,12 +309,13 @@ async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), "llm-proxy-bench-"));
   work = dir;
   keep = options.keep;
-  const estimate = Math.round(options.rounds * roundPlan(0).length * (options.durationS + 0.7) + 5 * (WARMUP_S + 0.7) + 5);
-  say(`bench: ${options.rounds} rounds × ${roundPlan(0).length} measurements × ${options.durationS} s: about ${estimate} s, and up to ${EXTRA_BUDGET_MS / 1000} s more if other processes interfere`);
+  const perRound = roundPlan(0, options.floor).length;
+  const estimate = Math.round(options.rounds * perRound * (options.durationS + 0.7) + (options.floor ? 7 : 5) * (WARMUP_S + 0.7) + 5);
+  say(`bench: ${options.rounds} rounds × ${perRound} measurements × ${options.durationS} s: about ${estimate} s, and up to ${EXTRA_BUDGET_MS / 1000} s more if other processes interfere`);
   say(`bench: ${pin.description}`);
 
   const source = binary ? "" : commit();
-  const bench = await startAll(pin, binary, dir);
+  const bench = await startAll(pin, binary, dir, options.floor);
   await warmUp(bench);
   const run = await runRounds(bench, options);
   const report = render(run.results, {

@@ -5,8 +5,8 @@
  */
 
 export type Mode = "json" | "stream";
-/** `proxy-quiet` is the second proxy, identical but for `logging.level: error`. */
-export type Via = "direct" | "proxy" | "proxy-quiet";
+/** `proxy-quiet` is the second proxy, identical but for `logging.level: error`; `floor` is the bare forwarder of `--floor`. */
+export type Via = "direct" | "proxy" | "proxy-quiet" | "floor";
 
 export interface Job {
   readonly mode: Mode;
@@ -42,7 +42,7 @@ export interface Sample {
 }
 
 export const describeJob = (j: Job) =>
-  `${j.mode === "json" ? "non-stream" : "stream"} c=${j.concurrency} ${j.via === "proxy-quiet" ? "proxy (level error)" : j.via}${j.size !== SMALL ? ` ${kib(j.size)} body` : ""}`;
+  `${j.mode === "json" ? "non-stream" : "stream"} c=${j.concurrency} ${j.via === "proxy-quiet" ? "proxy (level error)" : j.via === "floor" ? "floor (bare forwarder)" : j.via}${j.size !== SMALL ? ` ${kib(j.size)} body` : ""}`;
 
 export const SMALL = 1024;
 export const LARGE = 128 * 1024;
@@ -248,6 +248,43 @@ function extraTable(r: Results): string[] {
   ];
 }
 
+/** The proxy against the bare forwarder of `--floor`, measured in the same rounds; empty without it. */
+function floorTable(r: Results): string[] {
+  const f = (mode: Mode, c: number) => job(mode, "floor", c);
+  const p = (mode: Mode, c: number) => job(mode, "proxy", c);
+  const d = (mode: Mode, c: number) => job(mode, "direct", c);
+  if (!Number.isFinite(r.median(f("json", MAIN), rate))) return [];
+  const cpu: Pick = (s) => s.cpuUs;
+  const p50: Pick = (s) => s.p50;
+  const ttfb: Pick = (s) => s.ttfb50;
+  const own = (x: number, shown: (x: number) => string) => (Number.isFinite(x) ? `${x >= 0 ? "+" : "−"}${shown(Math.abs(x))}` : none);
+  const rows: [string, string, string, string, string][] = [
+    [`non-stream req/s at c=${MAIN}, ÷ direct`, "≥ 0.6", fmtRatio(r.ratio(f("json", MAIN), d("json", MAIN), rate)), fmtRatio(r.ratio(p("json", MAIN), d("json", MAIN), rate)), none],
+    ...[MAIN, 1].map((c): [string, string, string, string, string] => [
+      `CPU per non-stream request, c=${c}`,
+      c === MAIN ? "≤ 40 µs" : none,
+      fmtUs(r.median(f("json", c), cpu)),
+      fmtUs(r.median(p("json", c), cpu)),
+      own(r.paired(p("json", c), f("json", c), (a, b) => a.cpuUs - b.cpuUs), fmtUs),
+    ]),
+    ["added p50 latency at c=1", "≤ 0.1 ms", fmtAdded(r.added(f("json", 1), d("json", 1), p50)), fmtAdded(r.added(p("json", 1), d("json", 1), p50)), own(r.added(p("json", 1), f("json", 1), p50), fmtMs)],
+    ["stream TTFB added, p50, c=16", "≤ 0.5 ms", fmtAdded(r.added(f("stream", 16), d("stream", 16), ttfb)), fmtAdded(r.added(p("stream", 16), d("stream", 16), ttfb)), own(r.added(p("stream", 16), f("stream", 16), ttfb), fmtMs)],
+    ["streams/s at c=256, ÷ direct", "≥ 0.9", fmtRatio(r.ratio(f("stream", 256), d("stream", 256), rate)), fmtRatio(r.ratio(p("stream", 256), d("stream", 256), rate)), none],
+    ["CPU per stream, c=256", none, fmtUs(r.median(f("stream", 256), cpu)), fmtUs(r.median(p("stream", 256), cpu)), own(r.paired(p("stream", 256), f("stream", 256), (a, b) => a.cpuUs - b.cpuUs), fmtUs)],
+    ["peak RSS during c=256 streams", "≤ 80 MiB", fmtMiB(r.max(f("stream", 256), (s) => s.rssMiB)), fmtMiB(r.max(p("stream", 256), (s) => s.rssMiB)), own(r.max(p("stream", 256), (s) => s.rssMiB) - r.max(f("stream", 256), (s) => s.rssMiB), fmtMiB)],
+  ];
+  return [
+    "### The proxy against a bare forwarder (`--floor`)",
+    "",
+    "The floor is scripts/bench/floor.ts: Bun.serve, the proxy's own upstream client and its direct stream, and nothing else (no JSON parsing, routing, failure detection, timers, logs or metrics), pinned and measured like the proxy in the same rounds. The floor against direct is what the runtime and the machine cost; the proxy against the floor is the proxy's own work.",
+    "",
+    "| figure | target | floor | proxy | proxy's own work |",
+    "|---|---|--:|--:|--:|",
+    ...rows.map((row) => `| ${row.join(" | ")} |`),
+    "",
+  ];
+}
+
 export function render(r: Results, meta: Meta): string {
   const ts = targets(r);
   const failures = r.failures();
@@ -273,6 +310,7 @@ export function render(r: Results, meta: Meta): string {
     "",
     ...extraTable(r),
     "",
+    ...floorTable(r),
     "### Targets",
     "",
     "| target | goal | measured | |",

@@ -15,6 +15,8 @@ export interface Options {
   readonly out?: string;
   readonly binary?: string;
   readonly keep: boolean;
+  /** Also measure a bare forwarder on the same runtime and client (scripts/bench/floor.ts). */
+  readonly floor: boolean;
 }
 
 export const USAGE = `bun run bench [options]: llm-proxy against a fake provider, direct and through the proxy
@@ -25,6 +27,8 @@ Options:
   --out FILE       also write the Markdown report to FILE
   --binary PATH    measure a compiled executable (bun run build --single) instead of the source
   --keep           keep the temporary folder (configs, proxy logs, wrk scripts) and print its path
+  --floor          also measure a bare forwarder on the same runtime and upstream client, without
+                   the proxy's own work: what the proxy costs above it is its own (takes ~40% longer)
   --help           print this help
 
 Needs Linux, wrk (apt-get install wrk) and, with two or more CPUs, taskset (apt-get install util-linux).
@@ -40,6 +44,7 @@ export function parseOptions(argv: readonly string[]): Options | "help" {
   let out: string | undefined;
   let binary: string | undefined;
   let keep = false;
+  let floor = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [flag, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
@@ -69,6 +74,9 @@ export function parseOptions(argv: readonly string[]): Options | "help" {
       case "--keep":
         keep = true;
         break;
+      case "--floor":
+        floor = true;
+        break;
       case "--help":
       case "-h":
         return "help";
@@ -76,7 +84,7 @@ export function parseOptions(argv: readonly string[]): Options | "help" {
         throw new SetupError(`unknown argument ${JSON.stringify(arg)}; see bun run bench --help`);
     }
   }
-  return { durationS, rounds, out, binary, keep };
+  return { durationS, rounds, out, binary, keep, floor };
 }
 
 export interface Pinning {
