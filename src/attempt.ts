@@ -112,7 +112,7 @@ export async function attempt(config: Config, req: AttemptRequest, route: Route,
     ex?.abort();
   };
   const onClientGone = () => stop("client");
-  req.signal.addEventListener("abort", onClientGone, { once: true });
+  req.signal.addEventListener("abort", onClientGone);
   // One timer per attempt, armed for the nearest deadline: connect, first byte, total.
   const startedAt = Date.now();
   let connectAt = t.connectMs < t.firstByteMs ? startedAt + t.connectMs : Infinity;
@@ -203,7 +203,7 @@ export async function attempt(config: Config, req: AttemptRequest, route: Route,
 /** A body handed on as it comes; the upstream exchange ends when the client goes away. */
 function passThrough(ex: UpstreamExchange, client: AbortSignal): ReadableStream<Uint8Array> {
   const gone = () => ex.abort();
-  client.addEventListener("abort", gone, { once: true });
+  client.addEventListener("abort", gone);
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {

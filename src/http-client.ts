@@ -33,12 +33,24 @@ export interface UpstreamExchange {
   abort(): void;
 }
 
-/** A header name: an RFC 9110 token. https://www.rfc-editor.org/rfc/rfc9110#section-5.1 */
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** The characters of a header name: an RFC 9110 token. https://www.rfc-editor.org/rfc/rfc9110#section-5.1 */
+const TOKEN_CHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TOKEN_CHAR[c.charCodeAt(0)] = 1;
+/** Where a head ends. A Buffer needle: a string one is converted again on every search. */
+const HEAD_END = Buffer.from("\r\n\r\n");
 /** A head larger than this is not an LLM provider's answer. */
 const MAX_HEAD = 64 * 1024;
 /** Unread body bytes held before reading from the socket pauses. */
 const HIGH_WATER = 1024 * 1024;
+
+/** Whether `line` up to `end` is a token (a header name). */
+function isToken(line: string, end: number): boolean {
+  for (let i = 0; i < end; i++) {
+    const c = line.charCodeAt(i);
+    if (c > 127 || TOKEN_CHAR[c] === 0) return false;
+  }
+  return true;
+}
 
 /** A read that was asked for before its data came. */
 type Waiter = { resolve: (r: ReadResult) => void; reject: (e: unknown) => void };
@@ -131,7 +143,7 @@ export class Exchange implements UpstreamExchange, ConnUser {
     this.got += chunk.length;
     if (!this.decoder) {
       this.headBytes = this.headBytes ? Buffer.concat([this.headBytes, chunk]) : chunk;
-      const end = this.headBytes.indexOf("\r\n\r\n");
+      const end = this.headBytes.indexOf(HEAD_END);
       if (end === -1) {
         if (this.headBytes.length > MAX_HEAD) this.fail(new UpstreamError(`the provider's answer has more than ${MAX_HEAD / 1024} KiB of headers`));
         return;
@@ -166,22 +178,29 @@ export class Exchange implements UpstreamExchange, ConnUser {
       return status === 101 ? undefined : "informational";
     }
     const pairs: [string, string][] = [];
+    // The three that frame the body, gathered on the way (several lines joined as header() joins them).
+    let connection: string | null = null;
+    let te: string | null = null;
+    let cl: string | null = null;
     for (let i = 1; i < lines.length; i++) {
       const line = lines[i]!;
       const colon = line.indexOf(":");
       // A name must be a token: anything else (or a folded continuation line) is dropped.
-      if (colon <= 0 || !TOKEN.test(line.slice(0, colon))) continue;
+      if (colon <= 0 || !isToken(line, colon)) continue;
       const value = line.slice(colon + 1).trim();
       // A bare CR or LF (the head is split on CRLF only) or a NUL: no Response could carry it.
-      if (!/[\r\n\0]/.test(value)) pairs.push([line.slice(0, colon).toLowerCase(), value]);
+      if (/[\r\n\0]/.test(value)) continue;
+      const name = line.slice(0, colon).toLowerCase();
+      pairs.push([name, value]);
+      if (name === "connection") connection = connection === null ? value : `${connection}, ${value}`;
+      else if (name === "transfer-encoding") te = te === null ? value : `${te}, ${value}`;
+      else if (name === "content-length") cl = cl === null ? value : `${cl}, ${value}`;
     }
     this.status = status;
     this.lines = pairs;
-    const keepAlive = m[1] === "1" && !/(^|,)\s*close\s*(,|$)/i.test(this.header("connection") ?? "");
-    const te = this.header("transfer-encoding");
+    const keepAlive = m[1] === "1" && (connection === null || !/(^|,)\s*close\s*(,|$)/i.test(connection));
     if (this.method === "HEAD" || status === 204 || status === 304) return { kind: "none", keepAlive };
     if (te !== null) return /(^|,)\s*chunked\s*$/i.test(te) ? { kind: "chunked", keepAlive } : { kind: "close", keepAlive: false };
-    const cl = this.header("content-length");
     if (cl !== null) {
       if (!/^\d+$/.test(cl)) {
         this.fail(new UpstreamError(`the provider's answer has a bad content-length (${JSON.stringify(cl.slice(0, 40))})`));

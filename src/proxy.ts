@@ -102,7 +102,7 @@ export async function forward(ctx: ProxyContext, inc: Incoming): Promise<Respons
       log.info(`client went away during attempt ${records.length} (${describeRoute(route)})`, inc.id);
       observer?.request(inc.alias.name, "client_gone", 499);
       done(499, "client_gone", route);
-      return new Response(null, { status: 499 });
+      return new Response(null, { status: 499, headers: { "x-request-id": inc.id } });
     }
     if (outcome.kind === "served") {
       cooldowns.succeeded(route.key);

@@ -217,7 +217,8 @@ export function startServer(initial: Config, log: Logger, options: { hostname?: 
         handedOver = true;
         return settleOnce;
       });
-      if (!response.headers.has("x-request-id")) response.headers.set("x-request-id", id);
+      // forward() names every answer it makes; only the proxy's own answers need the id here.
+      if (!handedOver && !response.headers.has("x-request-id")) response.headers.set("x-request-id", id);
       return response;
     } finally {
       if (!handedOver) settleOnce();

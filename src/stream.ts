@@ -94,7 +94,7 @@ export function committedStream(o: CommittedStreamOptions): ReadableStream<Uint8
     o.abort();
     finish({ kind: "client_gone", bytes });
   };
-  o.clientSignal.addEventListener("abort", onClientGone, { once: true });
+  o.clientSignal.addEventListener("abort", onClientGone);
   let waitingOnClient = false;
   const idle = setTimeout(() => {
     if (waitingOnClient) idle.refresh();
