@@ -93,7 +93,8 @@ async function bodyText(ex: UpstreamExchange): Promise<{ bytes: Uint8Array; text
       return error instanceof Error ? error : new Error(String(error));
     }
   }
-  return { bytes, text: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("utf8") };
+  // The socket's chunks are Buffers already: decoding one directly skips a `.buffer` read and a second view.
+  return { bytes, text: bytes instanceof Buffer ? bytes.toString("utf8") : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("utf8") };
 }
 
 /**
