@@ -52,6 +52,9 @@ function isToken(line: string, end: number): boolean {
   return true;
 }
 
+/** Several lines of one header, as one value (RFC 9110 section 5.3). */
+const joined = (previous: string | null, value: string) => (previous === null ? value : `${previous}, ${value}`);
+
 /** A read that was asked for before its data came. */
 type Waiter = { resolve: (r: ReadResult) => void; reject: (e: unknown) => void };
 
@@ -119,7 +122,7 @@ export class Exchange implements UpstreamExchange, ConnUser {
 
   header(name: string): string | null {
     let found: string | null = null;
-    for (const [n, v] of this.lines) if (n === name) found = found === null ? v : `${found}, ${v}`;
+    for (const [n, v] of this.lines) if (n === name) found = joined(found, v);
     return found;
   }
 
@@ -192,9 +195,9 @@ export class Exchange implements UpstreamExchange, ConnUser {
       if (/[\r\n\0]/.test(value)) continue;
       const name = line.slice(0, colon).toLowerCase();
       pairs.push([name, value]);
-      if (name === "connection") connection = connection === null ? value : `${connection}, ${value}`;
-      else if (name === "transfer-encoding") te = te === null ? value : `${te}, ${value}`;
-      else if (name === "content-length") cl = cl === null ? value : `${cl}, ${value}`;
+      if (name === "connection") connection = joined(connection, value);
+      else if (name === "transfer-encoding") te = joined(te, value);
+      else if (name === "content-length") cl = joined(cl, value);
     }
     this.status = status;
     this.lines = pairs;

@@ -99,7 +99,7 @@ const HIGH_WATER = 64 * 1024;
  * Lines wait this long (or until 64 KiB) to share one write: one append per request at
  * low load cost the proxy more CPU than the request itself (measured with wrk at c=1).
  */
-const FLUSH_EVERY_MS = 25;
+export const FLUSH_EVERY_MS = 25;
 
 /**
  * Appends log lines to `<base>_<local date>[.N]<ext>`, rolling by day and by size and

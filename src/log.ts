@@ -1,7 +1,7 @@
 import { basename, dirname, extname, join } from "node:path";
 import type { LogLevel, LoggingConfig } from "./config/types.ts";
 import { FileDrop } from "./log-drop.ts";
-import { localDate, pad, RollingFile } from "./log-file.ts";
+import { FLUSH_EVERY_MS, localDate, pad, RollingFile } from "./log-file.ts";
 import { createMask, noMask, type Mask } from "./mask.ts";
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -30,7 +30,7 @@ export interface LogSink {
 }
 
 /**
- * The console, written at most every 25 ms (a write(2) per line cost a quarter of the
+ * The console, written at most every FLUSH_EVERY_MS (a write(2) per line cost a quarter of the
  * proxy's time at INFO under load). Lines keep their order; `flush()` at exit.
  */
 class BatchedStdout implements LogSink {
@@ -41,7 +41,7 @@ class BatchedStdout implements LogSink {
     this.pending.push(line);
     if (this.scheduled) return;
     this.scheduled = true;
-    setTimeout(() => this.flush(), 25);
+    setTimeout(() => this.flush(), FLUSH_EVERY_MS);
   }
 
   flush(): void {

@@ -76,7 +76,6 @@ export function parseArgs(argv: readonly string[]): Args {
   return args;
 }
 
-
 export function formatProblems(problems: readonly Problem[]): string {
   return problems.map((p) => `${p.severity === "error" ? "error" : "warning"}: ${p}\n`).join("");
 }

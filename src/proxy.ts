@@ -221,4 +221,3 @@ function withDecorations(headers: [string, string][], inc: Incoming, route: Rout
   headers.push(["x-llm-proxy-attempts", String(attempts)]);
   return headers;
 }
-

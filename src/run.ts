@@ -14,7 +14,6 @@ import { VERSION } from "./version.ts";
 import { followParent, startWorkers, workerNumber, type Workers } from "./workers.ts";
 import { plural } from "./words.ts";
 
-
 /** The start-up block: what is listening, what is loaded, every warning. */
 export function startupSummary(config: Config, url: string): string {
   const lines = [`llm-proxy ${VERSION} listening on ${url}${config.listen.allInterfaces ? " (every interface)" : ""}`];

@@ -29,8 +29,6 @@ export interface CommittedStreamOptions {
   readonly onEnd: (end: StreamEnd) => void;
 }
 
-const encoder = new TextEncoder();
-
 /**
  * The last event of a stream that was cut: the client's SDK raises it as an error
  * instead of taking a partial answer for a complete one. No `[DONE]` or

@@ -11,7 +11,7 @@
  *
  * Usage: bun scripts/bench/floor.ts PROVIDER_PORT; prints `listening on http://127.0.0.1:PORT`.
  */
-import { send } from "../../src/http-client.ts";
+import { readAll, send } from "../../src/http-client.ts";
 import { originOf } from "../../src/http-pool.ts";
 import { ALIAS, API_PATH, BACKEND_KEY, PROXY_KEY, UPSTREAM_MODEL } from "./workload.ts";
 
@@ -40,15 +40,7 @@ const server = Bun.serve({
     const ex = send("POST", origin, message);
     await ex.head;
     const type = ex.header("content-type") ?? "";
-    if (!type.includes("text/event-stream")) {
-      const parts: Uint8Array[] = [];
-      for (;;) {
-        const r = await ex.read();
-        if (r.done) break;
-        parts.push(r.value);
-      }
-      return new Response(parts.length === 1 ? parts[0] : Buffer.concat(parts), { status: ex.status, headers: { "content-type": type } });
-    }
+    if (!type.includes("text/event-stream")) return new Response(await readAll(ex), { status: ex.status, headers: { "content-type": type } });
     return new Response(
       new ReadableStream<Uint8Array>({
         type: "direct",
