@@ -1,13 +1,13 @@
 #!/usr/bin/env bun
 import { ConfigNotFoundError, parseConfig, readConfigText } from "./config/load.ts";
-import { describePlans } from "./check.ts";
+import { describePlans } from "./config/describe.ts";
 import { ConfigError, type Problem } from "./config/problems.ts";
-import { serve } from "./run.ts";
-import type { ProxyServer } from "./server.ts";
-import { COMMIT, VERSION } from "./version.ts";
-import { plural } from "./words.ts";
+import { serve } from "./serve.ts";
+import type { ProxyServer } from "./server/server.ts";
+import { COMMIT, VERSION } from "./config/version.ts";
+import { plural } from "./log/text.ts";
 
-export { VERSION } from "./version.ts";
+export { VERSION } from "./config/version.ts";
 
 export const USAGE = `llm-proxy ${VERSION} — one endpoint and one key for every LLM client
 

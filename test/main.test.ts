@@ -5,7 +5,7 @@ import { join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 import { parseConfig } from "../src/config/load.ts";
 import { main, parseArgs, USAGE, UsageError } from "../src/main.ts";
-import { startupSummary } from "../src/run.ts";
+import { startupSummary } from "../src/serve.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const MAIN = join(ROOT, "src", "main.ts");

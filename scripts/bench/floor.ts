@@ -11,8 +11,8 @@
  *
  * Usage: bun scripts/bench/floor.ts PROVIDER_PORT; prints `listening on http://127.0.0.1:PORT`.
  */
-import { readAll, send } from "../../src/http-client.ts";
-import { originOf } from "../../src/http-pool.ts";
+import { readAll, send } from "../../src/upstream/http-client.ts";
+import { originOf } from "../../src/upstream/http-pool.ts";
 import { ALIAS, API_PATH, BACKEND_KEY, PROXY_KEY, UPSTREAM_MODEL } from "./workload.ts";
 
 const providerPort = Number(process.argv[2]);

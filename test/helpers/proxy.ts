@@ -1,7 +1,7 @@
 import { parseConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/types.ts";
-import { Logger, type LogSink } from "../../src/log.ts";
-import { startServer, type ProxyServer } from "../../src/server.ts";
+import { Logger, type LogSink } from "../../src/log/logger.ts";
+import { startServer, type ProxyServer } from "../../src/server/server.ts";
 
 /** Captures log lines instead of printing them. */
 export class CapturedLog implements LogSink {

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import type { Socket, TCPSocketListener } from "bun";
 import { join } from "node:path";
-import { send } from "../../src/http-client.ts";
-import { originOf } from "../../src/http-pool.ts";
+import { send } from "../../src/upstream/http-client.ts";
+import { originOf } from "../../src/upstream/http-pool.ts";
 import { chatCompletion, FakeProvider, waitFor } from "../helpers/fake-provider.ts";
 import { RawProvider } from "../helpers/faults.ts";
 import { post } from "../helpers/http.ts";

@@ -1,0 +1,127 @@
+import { describePlans } from "./config/describe.ts";
+import { ClusterLink } from "./ops/cluster.ts";
+import { parseConfig, readConfigText } from "./config/load.ts";
+import { ConfigError } from "./config/problems.ts";
+import { ConfigReloader, describeRejection } from "./config/reload.ts";
+import type { Config } from "./config/types.ts";
+import { closeIdleConnections, originOf } from "./upstream/http-pool.ts";
+import { Logger } from "./log/logger.ts";
+import { ProxyMetrics } from "./ops/metrics.ts";
+import { onRequestDone } from "./ops/request-records.ts";
+import { startServer, type ProxyServer } from "./server/server.ts";
+import { proxiedByEnv } from "./upstream/upstream-fetch.ts";
+import { VERSION } from "./config/version.ts";
+import { followParent, startWorkers, workerNumber, type Workers } from "./ops/workers.ts";
+import { plural } from "./log/text.ts";
+
+/** The start-up block: what is listening, what is loaded, every warning. */
+export function startupSummary(config: Config, url: string): string {
+  const lines = [`llm-proxy ${VERSION} listening on ${url}${config.listen.allInterfaces ? " (every interface)" : ""}`];
+  lines.push(`  config: ${config.file}`);
+  lines.push(`  auth: ${config.proxyKey ? "proxy key required" : "none (no proxy_api_key)"}`);
+  const backends = [...config.backends.values()];
+  lines.push(`  backends: ${backends.map((b) => `${b.name}${b.enabled ? "" : " (disabled)"}`).join(", ") || "none"}`);
+  lines.push(`  models: ${[...config.aliases.keys()].join(", ") || "none"}`);
+  if (config.warnings.length > 0) lines.push(`  ${plural(config.warnings.length, "warning")}:`);
+  return lines.join("\n");
+}
+
+/**
+ * Serves with a config file: the logger, metrics, the server, hot reload, the
+ * cluster link, worker processes, and a graceful stop on SIGINT/SIGTERM.
+ */
+export async function serve(path: string): Promise<ProxyServer> {
+  const text = await readConfigText(path);
+  const { config, problems } = parseConfig(text, path);
+  if (!config) throw new ConfigError(problems);
+  const worker = workerNumber();
+  const log = new Logger();
+  log.configure(config.logging, config.secrets);
+  const multi = config.workers > 1 && process.platform === "linux";
+  let reloader: ConfigReloader | undefined;
+  let cluster: ClusterLink | undefined;
+  const metrics = new ProxyMetrics();
+  const proxy = startServer(config, log, {
+    reusePort: multi,
+    hooks: {
+      observer: metrics,
+      onDone: onRequestDone(log, () => proxy.config()),
+      metrics: ({ cooldownsActive }) => metrics.render({ cooldownsActive, version: VERSION, cluster: cluster && { connected: cluster.connected } }),
+      // "Write the file, then send a request" works, as in the original: at most one stat per 100 ms.
+      beforeRequest: () => reloader?.maybeReload(),
+      cluster: () => cluster?.status(),
+      version: VERSION,
+    },
+  });
+  if (worker === 0) {
+    for (const line of startupSummary(config, proxy.url).split("\n")) log.info(line);
+    for (const warning of config.warnings) log.warn(String(warning));
+    if (log.enabled("debug")) log.debug(`routes, in the order they are tried:\n${describePlans(config)}`);
+    const viaEnvProxy = [...config.backends.values()].filter((b) => b.enabled && proxiedByEnv(originOf(b.origin))).map((b) => b.name);
+    if (viaEnvProxy.length > 0) {
+      log.info(`backends reached through the forward proxy named in HTTP_PROXY/HTTPS_PROXY: ${viaEnvProxy.join(", ")}`);
+      if (!process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) {
+        log.warn("through a forward proxy, at most 256 upstream requests run at once (Bun's fetch default): for more, start llm-proxy with BUN_CONFIG_MAX_HTTP_REQUESTS=4096 in its environment");
+      }
+    }
+  } else log.info(`worker ${worker} listening on ${proxy.url}`);
+
+  if (config.cluster.redisUrl) {
+    cluster = new ClusterLink({ url: config.cluster.redisUrl, prefix: config.cluster.keyPrefix, table: proxy.cooldowns, log });
+    // The request path never waits on Redis: serving starts now, sharing when the link is up.
+    void cluster.start();
+  } else if (multi && worker === 0) {
+    log.warn("workers without cluster.redis_url: each worker keeps its own cooldowns (a failing provider is learned by each worker on its own)");
+  }
+  const workers: Workers | undefined = multi && worker === 0 ? startWorkers(config.workers, log) : undefined;
+
+  reloader = new ConfigReloader({
+    path,
+    current: config,
+    text,
+    onReload(next, summary) {
+      // Logged before the new logging settings apply: a reload to `level: warn` still says what it did.
+      log.info(summary);
+      log.configure(next.logging, next.secrets);
+      proxy.setConfig(next);
+      metrics.reload("ok");
+      for (const warning of next.warnings) log.warn(String(warning));
+      if (next.cluster.redisUrl !== config.cluster.redisUrl || next.cluster.keyPrefix !== config.cluster.keyPrefix || next.workers !== config.workers) {
+        log.warn("cluster or workers changed: restart llm-proxy to apply that part (the rest is applied)");
+      }
+    },
+    onRejected(problems) {
+      metrics.reload("rejected");
+      log.error(describeRejection(problems, path));
+    },
+    onMissing(file, detail) {
+      log.warn(`the config file ${file} is gone (${detail}); still serving the configuration loaded last`);
+    },
+  });
+  reloader.start();
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    workers?.signal("SIGTERM");
+    const { shutdownGraceMs } = proxy.config();
+    const waiting = proxy.inFlight();
+    log.info(`${signal} received; no new connections${waiting > 0 ? `; waiting up to ${shutdownGraceMs / 1000} s for ${plural(waiting, "request")} in flight` : ""}`);
+    reloader?.stop();
+    const left = await proxy.shutdown(shutdownGraceMs);
+    // Providers see idle connections close now rather than at their own timeout.
+    closeIdleConnections();
+    if (left > 0) log.warn(`stopped with ${plural(left, "request")} still in flight after the grace period`);
+    await workers?.exited();
+    await cluster?.stop();
+    log.info("stopped");
+    await log.close();
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  if (workers && process.platform !== "win32") process.on("SIGHUP", () => workers.signal("SIGHUP"));
+  followParent(() => void stop("the primary process is gone"));
+  return proxy;
+}

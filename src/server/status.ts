@@ -1,0 +1,75 @@
+import type { ClusterStatus } from "../ops/cluster.ts";
+import type { Config } from "../config/types.ts";
+import type { CooldownTable } from "../proxy/cooldown.ts";
+import { errorResponse } from "../proxy/errors.ts";
+import type { Logger } from "../log/logger.ts";
+import type { Mask } from "../log/mask.ts";
+
+export interface StatusSources {
+  readonly config: Config;
+  readonly cooldowns: CooldownTable;
+  readonly startedAt: number;
+  readonly version: string;
+  readonly redact: Mask;
+  readonly log: Logger;
+  readonly id: string;
+  readonly cluster?: ClusterStatus;
+}
+
+const SEPARATOR = "\u0000";
+
+/**
+ * GET /status: what the proxy serves and what is cooling down, as JSON (no keys).
+ * DELETE /status/cooldowns: clears every cooldown, or one pair with
+ * ?backend=…&model=… (model names contain `/`, so they cannot be path segments).
+ */
+export function statusReport(req: Request, url: URL, s: StatusSources): Response {
+  const now = Date.now();
+  if (url.pathname === "/status/cooldowns") {
+    if (req.method !== "DELETE" && req.method !== "GET") return errorResponse("method_not_allowed", "openai", `${req.method} is not allowed on /status/cooldowns; use GET or DELETE`, { allow: "GET, DELETE" });
+    if (req.method === "GET") return Response.json({ cooldowns: cooldownList(s.cooldowns, now) });
+    const backend = url.searchParams.get("backend");
+    const model = url.searchParams.get("model");
+    if ((backend === null) !== (model === null)) {
+      return errorResponse("invalid_json", "openai", "give both backend and model to clear one pair (?backend=…&model=…), or neither to clear all");
+    }
+    const key = backend === null ? undefined : `${backend}${SEPARATOR}${model}`;
+    const cleared = key === undefined ? s.cooldowns.active(now).length : s.cooldowns.remaining(key, now) > 0 ? 1 : 0;
+    s.cooldowns.clear(key);
+    s.log.info(`cooldowns cleared by an operator: ${backend === null ? "all" : `${backend}/${model}`} (${cleared} active)`, s.id);
+    return Response.json({ cleared });
+  }
+  if (req.method !== "GET" && req.method !== "HEAD") return errorResponse("method_not_allowed", "openai", `${req.method} is not allowed on /status; use GET`, { allow: "GET" });
+  const { config } = s;
+  return Response.json({
+    version: s.version,
+    uptime_seconds: Math.round((now - s.startedAt) / 1000),
+    config: { file: config.file, loaded_at: config.loadedAt.toISOString(), warnings: config.warnings.map(String) },
+    listen: config.listen.text,
+    backends: [...config.backends.values()].map((b) => ({ name: b.name, url: s.redact(b.url), enabled: b.enabled, auth: b.auth })),
+    models: [...config.aliases.values()].map((a) => ({
+      alias: a.name,
+      fallbacks: a.chain,
+      routes: a.groups.flatMap((g) => g.routes.map((r) => ({ alias: r.alias, backend: r.backend.name, model: r.model, priority: r.priority, weight: r.weight }))),
+    })),
+    cooldowns: cooldownList(s.cooldowns, now),
+    cluster: s.cluster ?? null,
+  });
+}
+
+function cooldownList(cooldowns: CooldownTable, now: number) {
+  return cooldowns.active(now).map(([key, c]) => {
+    const [backend, model] = key.split(SEPARATOR);
+    return {
+      backend,
+      model,
+      reason: c.reason,
+      status: c.status ?? null,
+      since: new Date(c.since).toISOString(),
+      until: new Date(c.until).toISOString(),
+      seconds_left: Math.max(0, (c.until - now) / 1000),
+      failures: c.failures,
+      probing: c.probing,
+    };
+  });
+}
