@@ -2,6 +2,7 @@
 import { ConfigNotFoundError, parseConfig, readConfigText } from "./config/load.ts";
 import { describePlans } from "./config/describe.ts";
 import { ConfigError, type Problem } from "./config/problems.ts";
+import { relaunchIfCapped } from "./relaunch.ts";
 import { serve } from "./serve.ts";
 import type { ProxyServer } from "./server/server.ts";
 import { COMMIT, VERSION } from "./config/version.ts";
@@ -94,7 +95,7 @@ async function check(path: string): Promise<number> {
  * Runs the command line. Returns the exit code, or -1 when the proxy is serving
  * (then `onServing` gets it, and the process lives on until a signal).
  */
-export async function main(argv: readonly string[], onServing?: (proxy: ProxyServer) => void): Promise<number> {
+export async function main(argv: readonly string[], onServing?: (proxy: ProxyServer) => void, relaunch = false): Promise<number> {
   try {
     const args = parseArgs(argv);
     if (args.help) {
@@ -106,6 +107,10 @@ export async function main(argv: readonly string[], onServing?: (proxy: ProxySer
       return 0;
     }
     if (args.check) return await check(args.config);
+    if (relaunch) {
+      const code = await relaunchIfCapped();
+      if (code !== undefined) return code;
+    }
     const proxy = await serve(args.config);
     onServing?.(proxy);
     return -1;
@@ -135,7 +140,7 @@ export async function main(argv: readonly string[], onServing?: (proxy: ProxySer
 
 // No top-level await: the compiled executable is built with bytecode, which needs CommonJS.
 if (import.meta.main) {
-  void main(process.argv.slice(2)).then((code) => {
+  void main(process.argv.slice(2), undefined, true).then((code) => {
     if (code >= 0) process.exit(code);
   });
 }

@@ -4,12 +4,14 @@ import { parseConfig, readConfigText } from "./config/load.ts";
 import { ConfigError } from "./config/problems.ts";
 import { ConfigReloader, describeRejection } from "./config/reload.ts";
 import type { Config } from "./config/types.ts";
-import { closeIdleConnections, originOf } from "./upstream/http-pool.ts";
 import { Logger } from "./log/logger.ts";
 import { ProxyMetrics } from "./ops/metrics.ts";
 import { onRequestDone } from "./ops/request-records.ts";
 import { startServer, type ProxyServer } from "./server/server.ts";
-import { proxiedByEnv } from "./upstream/upstream-fetch.ts";
+import { closeIdleConnections } from "./upstream/fetch.ts";
+import { forwardProxyFor } from "./upstream/forward-proxy.ts";
+import { CooldownTable } from "./proxy/cooldown.ts";
+import { relaunchedHow } from "./relaunch.ts";
 import { VERSION } from "./config/version.ts";
 import { followParent, startWorkers, workerNumber, type Workers } from "./ops/workers.ts";
 import { plural } from "./log/text.ts";
@@ -41,8 +43,10 @@ export async function serve(path: string): Promise<ProxyServer> {
   let reloader: ConfigReloader | undefined;
   let cluster: ClusterLink | undefined;
   const metrics = new ProxyMetrics();
+  const cooldowns = new CooldownTable();
   const proxy = startServer(config, log, {
     reusePort: multi,
+    cooldowns,
     hooks: {
       observer: metrics,
       onDone: onRequestDone(log, () => proxy.config()),
@@ -57,17 +61,15 @@ export async function serve(path: string): Promise<ProxyServer> {
     for (const line of startupSummary(config, proxy.url).split("\n")) log.info(line);
     for (const warning of config.warnings) log.warn(String(warning));
     if (log.enabled("debug")) log.debug(`routes, in the order they are tried:\n${describePlans(config)}`);
-    const viaEnvProxy = [...config.backends.values()].filter((b) => b.enabled && proxiedByEnv(originOf(b.origin))).map((b) => b.name);
-    if (viaEnvProxy.length > 0) {
-      log.info(`backends reached through the forward proxy named in HTTP_PROXY/HTTPS_PROXY: ${viaEnvProxy.join(", ")}`);
-      if (!process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) {
-        log.warn("through a forward proxy, at most 256 upstream requests run at once (Bun's fetch default): for more, start llm-proxy with BUN_CONFIG_MAX_HTTP_REQUESTS=4096 in its environment");
-      }
-    }
+    const relaunched = relaunchedHow();
+    if (relaunched) log.debug(relaunched);
+    const viaEnvProxy = [...config.backends.values()].filter((b) => b.enabled && forwardProxyFor(b.origin)).map((b) => b.name);
+    if (viaEnvProxy.length > 0) log.info(`backends reached through the forward proxy named in HTTP_PROXY/HTTPS_PROXY: ${viaEnvProxy.join(", ")}`);
+    if (!process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) log.warn("BUN_CONFIG_MAX_HTTP_REQUESTS is not set: at most 256 upstream requests run at once (Bun's fetch default); the llm-proxy command sets it itself");
   } else log.info(`worker ${worker} listening on ${proxy.url}`);
 
   if (config.cluster.redisUrl) {
-    cluster = new ClusterLink({ url: config.cluster.redisUrl, prefix: config.cluster.keyPrefix, table: proxy.cooldowns, log });
+    cluster = new ClusterLink({ url: config.cluster.redisUrl, prefix: config.cluster.keyPrefix, table: cooldowns, log });
     // The request path never waits on Redis: serving starts now, sharing when the link is up.
     void cluster.start();
   } else if (multi && worker === 0) {

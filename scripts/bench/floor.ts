@@ -2,7 +2,7 @@
 /**
  * The floor of `bun run bench --floor`: the least a forwarder built like llm-proxy
  * can cost here. Same runtime, same HTTP server (Bun.serve), same upstream client
- * (src/http-client.ts), same direct stream for SSE; none of the proxy's own work
+ * (Bun's fetch, as src/upstream/fetch.ts calls it), same direct stream for SSE; none of the proxy's own work
  * (no config, no JSON parsing, no routing, no failure detection, no timers, no
  * logs, no metrics). It checks the proxy key, puts the upstream model in place of
  * the alias (the body starts with it), adds the backend key and passes the answer
@@ -11,8 +11,7 @@
  *
  * Usage: bun scripts/bench/floor.ts PROVIDER_PORT; prints `listening on http://127.0.0.1:PORT`.
  */
-import { readAll, send } from "../../src/upstream/http-client.ts";
-import { originOf } from "../../src/upstream/http-pool.ts";
+import { upstreamFetch } from "../../src/upstream/fetch.ts";
 import { ALIAS, API_PATH, BACKEND_KEY, PROXY_KEY, UPSTREAM_MODEL } from "./workload.ts";
 
 const providerPort = Number(process.argv[2]);
@@ -20,10 +19,9 @@ if (!Number.isInteger(providerPort) || providerPort <= 0) {
   process.stderr.write("usage: bun scripts/bench/floor.ts PROVIDER_PORT\n");
   process.exit(2);
 }
-const origin = originOf(`http://127.0.0.1:${providerPort}`);
+const url = `http://127.0.0.1:${providerPort}${API_PATH}`;
 const from = Buffer.from(`{"model":"${ALIAS}"`);
 const to = Buffer.from(`{"model":"${UPSTREAM_MODEL}"`);
-const head = (length: number) => `POST ${API_PATH} HTTP/1.1\r\nhost: ${origin.host}\r\nauthorization: Bearer ${BACKEND_KEY}\r\ncontent-type: application/json\r\ncontent-length: ${length}\r\n\r\n`;
 const expectedAuth = `Bearer ${PROXY_KEY}`;
 
 const server = Bun.serve({
@@ -35,28 +33,28 @@ const server = Bun.serve({
     if (req.headers.get("authorization") !== expectedAuth) return new Response("wrong key", { status: 401 });
     const body = Buffer.from(await req.arrayBuffer());
     if (!body.subarray(0, from.length).equals(from)) return new Response(`the body does not start with ${from}`, { status: 400 });
-    const rest = body.subarray(from.length);
-    const message = Buffer.concat([Buffer.from(head(to.length + rest.length), "latin1"), to, rest]);
-    const ex = send("POST", origin, message);
-    await ex.head;
-    const type = ex.header("content-type") ?? "";
-    if (!type.includes("text/event-stream")) return new Response(await readAll(ex), { status: ex.status, headers: { "content-type": type } });
+    const controller = new AbortController();
+    const headers = new Headers({ authorization: `Bearer ${BACKEND_KEY}`, "content-type": "application/json" });
+    const res = await upstreamFetch({ url, method: "POST", headers, body: Buffer.concat([to, body.subarray(from.length)]), signal: controller.signal });
+    const type = res.headers.get("content-type") ?? "";
+    if (!type.includes("text/event-stream")) return new Response(await res.arrayBuffer(), { status: res.status, headers: { "content-type": type } });
+    const reader = res.body!.getReader();
     return new Response(
       new ReadableStream<Uint8Array>({
         type: "direct",
-        async pull(controller) {
+        async pull(out) {
           for (;;) {
-            const r = await ex.read();
+            const r = await reader.read();
             if (r.done) break;
-            const written = controller.write(r.value);
+            const written = out.write(r.value);
             if (typeof written !== "number") await written;
-            controller.flush();
+            out.flush();
           }
-          controller.close();
+          out.close();
         },
-        cancel: () => ex.abort(),
+        cancel: () => controller.abort(),
       }),
-      { status: ex.status, headers: { "content-type": type } },
+      { status: res.status, headers: { "content-type": type } },
     );
   },
 });

@@ -225,6 +225,8 @@ export function buildConfig(raw: RawConfig, file: string, problems: Problems): C
     maxRetries,
     timeouts: timeoutsOf(raw.timeouts),
     maxBodyBytes: Math.floor(raw.limits.max_body_mb * 1024 * 1024),
+    inspectBytes: Math.floor(raw.limits.inspect_kib * 1024),
+    maxResponseBytes: Math.floor(raw.limits.max_response_mb * 1024 * 1024),
     metricsPublic: raw.metrics.public,
     shutdownGraceMs: raw.shutdown_grace_seconds * 1000,
     cluster: { redisUrl: raw.cluster.redis_url, keyPrefix: raw.cluster.key_prefix },

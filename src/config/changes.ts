@@ -59,6 +59,8 @@ const SETTINGS: readonly (readonly [string, (c: Config) => unknown])[] = [
   ["detection.error_patterns", (c) => c.errorPatterns],
   ["timeouts", (c) => c.timeouts],
   ["limits.max_body_mb", (c) => c.maxBodyBytes],
+  ["limits.inspect_kib", (c) => c.inspectBytes],
+  ["limits.max_response_mb", (c) => c.maxResponseBytes],
   ["metrics.public", (c) => c.metricsPublic],
   ["shutdown_grace_seconds", (c) => c.shutdownGraceMs],
   ...Object.entries(LOGGING_KEYS).map(([key, name]) => [`logging.${name}`, (c: Config) => c.logging[key as keyof LoggingConfig]] as const),

@@ -195,7 +195,14 @@ export const configSchema = v.object(
       {},
     ),
     limits: v.nullish(
-      v.object({ max_body_mb: v.nullish(v.pipe(number, v.check((n) => n > 0 && n <= 1024, "must be more than 0 and at most 1024")), 32) }, mapping("a mapping")),
+      v.object(
+        {
+          max_body_mb: v.nullish(v.pipe(number, v.check((n) => n > 0 && n <= 1024, "must be more than 0 and at most 1024")), 32),
+          inspect_kib: v.nullish(v.pipe(number, v.check((n) => n >= 1 && n <= 65536, "must be from 1 to 65536 (KiB)")), 256),
+          max_response_mb: v.nullish(v.pipe(number, v.check((n) => n > 0 && n <= 4096, "must be more than 0 and at most 4096")), 64),
+        },
+        mapping("a mapping"),
+      ),
       {},
     ),
     metrics: v.nullish(v.object({ public: v.nullish(bool, false) }, mapping("a mapping")), {}),

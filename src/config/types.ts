@@ -100,6 +100,10 @@ export interface Config {
   readonly maxRetries: number;
   readonly timeouts: Timeouts;
   readonly maxBodyBytes: number;
+  /** `limits.inspect_kib`: how much of an answer's body is read to judge it. */
+  readonly inspectBytes: number;
+  /** `limits.max_response_mb`: the most of an answer the proxy holds whole (to rebuild it). */
+  readonly maxResponseBytes: number;
   /** `metrics.public`: /metrics without the proxy key. */
   readonly metricsPublic: boolean;
   readonly shutdownGraceMs: number;

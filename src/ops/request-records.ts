@@ -7,12 +7,12 @@ const ms = (n: number) => `${n.toFixed(1)}ms`;
 /** The original's metrics line: alias, attempts, each backend's time, the total. */
 export function metricsLine(r: RequestRecord): string {
   const backends = r.attempts.map((a) => `${a.route}:${ms(a.ms)}${a.status === undefined ? "" : `(${a.status})`}`).join(",");
-  return `metrics alias=${r.incoming.alias.name} status=${r.status} attempts=${r.attempts.length} backends=${backends || "-"} total=${ms(r.totalMs)}`;
+  return `metrics alias=${r.request.alias.name} status=${r.status} attempts=${r.attempts.length} backends=${backends || "-"} total=${ms(r.totalMs)}`;
 }
 
 /** The whole story of one request, for its file in `request_dir` (masked by the logger). */
 export function requestDump(r: RequestRecord): string {
-  const inc = r.incoming;
+  const inc = r.request;
   const lines = [
     `request ${r.id} at ${new Date(Date.now() - r.totalMs).toISOString()}`,
     `${inc.method} ${inc.path}${inc.search} model=${inc.alias.name}${inc.stream ? " stream" : ""}`,

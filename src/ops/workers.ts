@@ -5,17 +5,14 @@ import type { Logger } from "../log/logger.ts";
 export const WORKER_ENV = "LLM_PROXY_WORKER";
 const PARENT_ENV = "LLM_PROXY_PARENT";
 
-/** Bun's fetch runs at most 256 requests at once unless this is set before the process starts. */
-export const UPSTREAM_REQUESTS = "4096";
-
 export const workerNumber = (): number => Number(process.env[WORKER_ENV] ?? "0") || 0;
 
 /** The command that started this process, to start the same program again (source or compiled). */
-function ownCommand(): string[] {
+export function ownCommand(): string[] {
   const script = process.argv[1] ?? "";
   // A compiled executable's argv[1] is its embedded entry point, not something to pass back.
   const compiled = script.startsWith("/$bunfs/") || /^[A-Z]:[\\/]~BUN[\\/]/i.test(script);
-  return compiled ? [process.execPath, ...process.argv.slice(2)] : [process.execPath, script, ...process.argv.slice(2)];
+  return compiled ? [process.execPath, ...process.argv.slice(2)] : [process.execPath, ...process.execArgv, script, ...process.argv.slice(2)];
 }
 
 export interface Workers {
@@ -38,7 +35,8 @@ export function startWorkers(count: number, log: Logger): Workers {
     setTimeout(() => {
       if (stopping) return;
       const child = Bun.spawn(ownCommand(), {
-        env: { BUN_CONFIG_MAX_HTTP_REQUESTS: UPSTREAM_REQUESTS, ...process.env, [WORKER_ENV]: String(n), [PARENT_ENV]: String(process.pid) },
+        // The primary was started (or started itself again) with BUN_CONFIG_MAX_HTTP_REQUESTS: workers inherit it.
+        env: { ...process.env, [WORKER_ENV]: String(n), [PARENT_ENV]: String(process.pid) },
         stdio: ["ignore", "inherit", "inherit"],
         onExit(_proc, code, signal) {
           children.delete(n);

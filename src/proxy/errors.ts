@@ -4,11 +4,14 @@
  * place an error becomes an HTTP response.
  * https://platform.openai.com/docs/guides/error-codes · https://docs.anthropic.com/en/api/errors
  */
-export type Protocol = "openai" | "anthropic";
+import type { Protocol } from "../protocols/types.ts";
+
+export type { Protocol };
 
 const KINDS = {
   invalid_json: { status: 400, type: "invalid_request_error", anthropic: "invalid_request_error" },
   missing_model: { status: 400, type: "invalid_request_error", anthropic: "invalid_request_error" },
+  duplicate_model: { status: 400, type: "invalid_request_error", anthropic: "invalid_request_error" },
   invalid_api_key: { status: 401, type: "authentication_error", anthropic: "authentication_error" },
   model_not_found: { status: 404, type: "invalid_request_error", anthropic: "not_found_error" },
   not_found: { status: 404, type: "invalid_request_error", anthropic: "not_found_error" },
@@ -22,7 +25,12 @@ const KINDS = {
 
 export type ErrorKind = keyof typeof KINDS;
 
-export const protocolOf = (path: string): Protocol => (path.startsWith("/v1/messages") ? "anthropic" : "openai");
+/** The client's protocol, from its path: Anthropic's Messages under /v1/messages, the Responses API under /responses, else OpenAI's. */
+export function protocolOf(path: string): Protocol {
+  if (path.startsWith("/v1/messages")) return "anthropic";
+  if (path === "/v1/responses" || path === "/responses" || path.startsWith("/v1/responses/")) return "openai-responses";
+  return "openai";
+}
 
 export function errorResponse(kind: ErrorKind, protocol: Protocol, message: string, headers?: Record<string, string>): Response {
   const k = KINDS[kind];

@@ -128,29 +128,38 @@ describe("slow streams", () => {
   );
 });
 
-describe("a pooled connection the provider already closed", () => {
-  test("is retried once on a fresh connection: the same route answers and nothing cools down", async () => {
-    // The first connection answers one request and is reset when the next one arrives on it,
-    // as when a provider closes an idle keep-alive connection just as the proxy reuses it.
-    let connections = 0;
-    const raw = Bun.listen<{ n: number; served: number }>({
-      hostname: "127.0.0.1",
-      port: 0,
-      socket: {
-        open(socket) {
-          socket.data = { n: ++connections, served: 0 };
+describe("a kept-alive connection the provider closes after reading the request", () => {
+  // The first connection answers one request; the next request on it is read, then the
+  // connection closes without an answer (at once, or a second later): the provider may
+  // have started, and billed, the work. It must not see the request again.
+  for (const delayMs of [0, 1000]) {
+    test(`${delayMs === 0 ? "at once" : "after a second"}: the request is not sent to that route again, the next route answers, the pair cools`, async () => {
+      let connections = 0;
+      let requests = 0;
+      const raw = Bun.listen<{ n: number; served: number }>({
+        hostname: "127.0.0.1",
+        port: 0,
+        socket: {
+          open(socket) {
+            socket.data = { n: ++connections, served: 0 };
+          },
+          data(socket, data) {
+            if (!data.includes("\r\n\r\n")) return;
+            requests++;
+            if (socket.data.served === 1) {
+              if (delayMs === 0) socket.terminate();
+              else setTimeout(() => socket.terminate(), delayMs);
+              return;
+            }
+            socket.data.served++;
+            const body = JSON.stringify({ id: "x", object: "chat.completion", choices: [] });
+            socket.write(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+          },
         },
-        data(socket) {
-          if (socket.data.n === 1 && socket.data.served === 1) return void socket.terminate();
-          socket.data.served++;
-          const body = JSON.stringify({ id: "x", object: "chat.completion", choices: [] });
-          socket.write(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
-        },
-      },
-    });
-    try {
-      await using second = new FakeProvider(() => Response.json({ id: "from-second" }));
-      await using proxy = startProxy(`
+      });
+      try {
+        await using second = new FakeProvider(() => Response.json({ id: "from-second" }));
+        await using proxy = startProxy(`
 backends:
   - { name: a, url: "http://127.0.0.1:${raw.port}/v1" }
   - { name: b, url: "${second.url}/v1" }
@@ -160,19 +169,21 @@ models:
       - { backend: a, model: real-a, priority: 1 }
       - { backend: b, model: real-b, priority: 2 }
 `);
-      const first = await fetch(`${proxy.url}/v1/chat/completions`, { method: "POST", body: JSON.stringify({ model: "m" }) });
-      expect(first.status).toBe(200);
-      await first.text();
-      expect(connections).toBe(1);
-      const res = await fetch(`${proxy.url}/v1/chat/completions`, { method: "POST", body: JSON.stringify({ model: "m" }) });
-      expect(res.status).toBe(200);
-      expect(res.headers.get("x-llm-proxy-backend")).toBe("a");
-      expect(res.headers.get("x-llm-proxy-attempts")).toBe("1");
-      expect(connections).toBe(2);
-      expect(second.received.length).toBe(0);
-      expect(proxy.proxy.cooldowns.active(Date.now())).toEqual([]);
-    } finally {
-      raw.stop(true);
-    }
-  });
+        const first = await fetch(`${proxy.url}/v1/chat/completions`, { method: "POST", body: JSON.stringify({ model: "m" }) });
+        expect(first.status).toBe(200);
+        await first.text();
+        const res = await fetch(`${proxy.url}/v1/chat/completions`, { method: "POST", body: JSON.stringify({ model: "m" }) });
+        expect(res.status).toBe(200);
+        expect(res.headers.get("x-llm-proxy-backend")).toBe("b");
+        expect(res.headers.get("x-llm-proxy-attempts")).toBe("2");
+        // Two client requests, two requests at route a: the second one exactly once.
+        expect(requests).toBe(2);
+        expect(connections).toBe(1);
+        expect(second.received.length).toBe(1);
+        expect(proxy.proxy.cooldowns.active(Date.now()).map(([key]) => key.replace("\u0000", "/"))).toEqual(["a/real-a"]);
+      } finally {
+        raw.stop(true);
+      }
+    });
+  }
 });

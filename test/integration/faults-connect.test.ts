@@ -55,7 +55,7 @@ describe("faults before any answer", () => {
     expect(first.ms).toBeGreaterThanOrEqual(290);
     expect(first.ms).toBeLessThan(3000);
     expect(cooling(proxy)).toEqual(["a/model-a"]);
-    expect(cooldownOf(proxy, "a/model-a")!.reason).toBe("no connection within 0.3 s");
+    expect(cooldownOf(proxy, "a/model-a")!.reason).toBe("no connection within 0.3 s (the provider's address did not accept one)");
     await nextIsServedByB(proxy, second);
   });
 

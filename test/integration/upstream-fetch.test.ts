@@ -1,10 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import type { Socket, TCPSocketListener } from "bun";
 import { join } from "node:path";
-import { send } from "../../src/upstream/http-client.ts";
-import { originOf } from "../../src/upstream/http-pool.ts";
 import { chatCompletion, FakeProvider, waitFor } from "../helpers/fake-provider.ts";
-import { RawProvider } from "../helpers/faults.ts";
+import { RawProvider, twoRoutes } from "../helpers/faults.ts";
 import { post } from "../helpers/http.ts";
 import { startProxy } from "../helpers/proxy.ts";
 import { ProxyProcess } from "../helpers/proxy-process.ts";
@@ -93,7 +91,7 @@ function tlsProvider(): FakeProvider & { port: number } {
   });
 }
 
-describe("the upstream client", () => {
+describe("upstream requests on Bun's fetch", () => {
   test("sends requests one after another over one kept-alive connection", async () => {
     await using provider = new KeepAliveProvider();
     await using proxy = startProxy(oneRoute(provider.url));
@@ -119,13 +117,14 @@ describe("the upstream client", () => {
     const body = JSON.stringify({ model: "m", messages: [{ role: "user", content: "héllo ✓" }] });
     const res = await fetch(`${proxy.url}/v1/chat/completions`, { method: "POST", body, headers: { authorization: "Bearer client-key-123456", "content-type": "application/json", "x-custom": "kept" } });
     expect(res.status).toBe(200);
-    const lines = provider.heads[0]!.split("\r\n");
+    // Header names are case-insensitive; compare them in lower case.
+    const lines = provider.heads[0]!.split("\r\n").map((l, i) => (i === 0 ? l : l.replace(/^[^:]+/, (n) => n.toLowerCase())));
     expect(lines[0]).toBe("POST /v1/chat/completions HTTP/1.1");
-    expect(lines.filter((l) => /^host:/i.test(l))).toEqual([`host: ${new URL(provider.url).host}`]);
-    expect(lines.filter((l) => /^authorization:/i.test(l))).toEqual([`authorization: Bearer ${KEY}`]);
+    expect(lines.filter((l) => l.startsWith("host:"))).toEqual([`host: ${new URL(provider.url).host}`]);
+    expect(lines.filter((l) => l.startsWith("authorization:"))).toEqual([`authorization: Bearer ${KEY}`]);
     expect(lines).toContain("x-custom: kept");
     const sent = Buffer.byteLength(body.replace('"model":"m"', '"model":"real"'));
-    expect(lines.filter((l) => /^content-length:/i.test(l))).toEqual([`content-length: ${sent}`]);
+    expect(lines.filter((l) => l.startsWith("content-length:"))).toEqual([`content-length: ${sent}`]);
   });
 
   test("sends and receives 20 MiB bodies whole (the socket takes a large request in several writes)", async () => {
@@ -194,28 +193,6 @@ describe("the upstream client", () => {
     expect(proxy.stdout).toContain("forward proxy named in HTTP_PROXY/HTTPS_PROXY: p");
   });
 
-  test("an exchange aborted before its connection opens closes that connection once it opens", async () => {
-    let opened = 0;
-    let closed = 0;
-    using listener = Bun.listen({
-      hostname: "127.0.0.1",
-      port: 0,
-      socket: {
-        open() {
-          opened++;
-        },
-        data() {},
-        close() {
-          closed++;
-        },
-      },
-    });
-    const ex = send("POST", originOf(`http://127.0.0.1:${listener.port}`), Buffer.from("POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n"));
-    ex.abort();
-    await expect(ex.head).rejects.toThrow("aborted");
-    await waitFor(() => opened === 1 && closed === 1, "the provider to see the connection closed");
-  });
-
   test("a request the provider read on a fresh connection is not sent again when it closes without answering", async () => {
     let requests = 0;
     using listener = Bun.listen({
@@ -235,17 +212,18 @@ describe("the upstream client", () => {
     expect(requests).toBe(1);
   });
 
-  test("a header line with a bare line feed in its value is left out, and the answer still served", async () => {
-    await using provider = new RawProvider((ex) => {
+  test("a head with a bare line feed in a header value fails that route and the next one answers", async () => {
+    await using bad = new RawProvider((ex) => {
       const body = JSON.stringify(chatCompletion("fine"));
       ex.write(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-odd: a\nb\r\nx-kept: yes\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       ex.end();
     });
-    await using proxy = startProxy(oneRoute(provider.url));
+    await using good = new FakeProvider(() => Response.json(chatCompletion("from b")));
+    await using proxy = startProxy(twoRoutes(bad.url, good.url));
     const res = await post(`${proxy.url}/v1/chat/completions`, { model: "m" });
     expect(res.status).toBe(200);
-    expect(res.headers.get("x-odd")).toBeNull();
-    expect(res.headers.get("x-kept")).toBe("yes");
+    expect(res.headers.get("x-llm-proxy-backend")).toBe("b");
+    expect(((await res.json()) as ReturnType<typeof chatCompletion>).choices[0]!.message.content).toBe("from b");
   });
 
   test("a client that stops reading a stream stops the proxy reading from the provider", async () => {

@@ -1,0 +1,92 @@
+import type { Server } from "bun";
+import type { Config } from "../config/types.ts";
+import type { ClusterStatus } from "../ops/cluster.ts";
+import { METRICS_CONTENT_TYPE } from "../ops/metrics.ts";
+import { errorResponse, protocolOf, type Protocol } from "../proxy/errors.ts";
+import { forward, type Forwarded, type ProxyContext } from "../proxy/forward.ts";
+import { authorized, withoutKey } from "./auth.ts";
+import { readIncoming } from "./incoming.ts";
+import { modelList } from "./models.ts";
+import { statusReport } from "./status.ts";
+
+/** Paths that only take POST: another method gets 405 rather than a confusing 400. */
+const POST_ONLY = new Set(["/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/responses", "/v1/messages", "/v1/messages/count_tokens", "/chat/completions", "/completions", "/embeddings", "/responses"]);
+
+/** What the endpoints need besides the request: the current configuration's context and the instance. */
+export interface RouteContext {
+  readonly proxy: ProxyContext;
+  readonly startedAt: number;
+  readonly version: string;
+  /** Renders /metrics. */
+  readonly metrics?: (snapshot: { cooldownsActive: number }) => string;
+  /** The cluster link's state, for /status. */
+  readonly cluster?: () => ClusterStatus | undefined;
+}
+
+/** A request on its way in: its id, and where it is going. */
+export interface Routed {
+  readonly req: Request;
+  readonly server: Server<undefined>;
+  readonly id: string;
+  readonly fromClient: boolean;
+}
+
+/** Either an answer made here, or a proxied request handed to the attempt loop. */
+export type RouteResult = { readonly own: Response } | { readonly proxied: Forwarded };
+
+const methodNotAllowed = (protocol: Protocol, method: string, path: string, allow: string) =>
+  errorResponse("method_not_allowed", protocol, `${method} is not allowed on ${path}; use ${allow}`, { allow });
+
+function unauthorized(protocol: Protocol): Response {
+  return errorResponse("invalid_api_key", protocol, "missing or wrong API key; send the proxy's key as Authorization: Bearer <key> or x-api-key: <key>");
+}
+
+/** Splits `req.url` (absolute: http://host/path?query) without building a URL object. */
+function pathAndSearch(raw: string): { path: string; search: string } {
+  const slash = raw.indexOf("/", raw.indexOf("//") + 2);
+  const mark = raw.indexOf("?", slash);
+  return { path: slash === -1 ? "/" : mark === -1 ? raw.slice(slash) : raw.slice(slash, mark), search: mark === -1 ? "" : raw.slice(mark) };
+}
+
+/** The endpoints: health, models, metrics, status, and everything else proxied. */
+export async function route(r: Routed, ctx: RouteContext): Promise<RouteResult> {
+  const { req } = r;
+  const config: Config = ctx.proxy.config;
+  const { path, search } = pathAndSearch(req.url);
+  const protocol = protocolOf(path);
+  const method = req.method;
+  const own = (response: Response): RouteResult => ({ own: response });
+
+  if (req.headers.get("upgrade")?.toLowerCase() === "websocket") {
+    return own(errorResponse("upgrade_required", protocol, "llm-proxy speaks HTTP, not WebSocket; send the same request as a plain HTTP POST", { upgrade: "HTTP/1.1" }));
+  }
+  if (path === "/health" || path === "/healthz") {
+    return own(method === "GET" || method === "HEAD" ? new Response("ok") : methodNotAllowed(protocol, method, path, "GET"));
+  }
+  if (path === "/v1/models" || path === "/models") {
+    return own(method === "GET" || method === "HEAD" ? modelList(config, req.headers) : methodNotAllowed(protocol, method, path, "GET"));
+  }
+  if (path === "/metrics" && ctx.metrics) {
+    if (method !== "GET" && method !== "HEAD") return own(methodNotAllowed(protocol, method, path, "GET"));
+    if (!config.metricsPublic && !authorized(config, req.headers)) return own(unauthorized(protocol));
+    const body = ctx.metrics({ cooldownsActive: ctx.proxy.cooldowns.active(Date.now()).length });
+    return own(new Response(body, { headers: { "content-type": METRICS_CONTENT_TYPE } }));
+  }
+
+  if (!authorized(config, req.headers)) return own(unauthorized(protocol));
+  if (path === "/status" || path === "/status/cooldowns") {
+    const { proxy } = ctx;
+    return own(statusReport(req, new URL(req.url), { config, cooldowns: proxy.cooldowns, startedAt: ctx.startedAt, version: ctx.version, redact: proxy.mask, log: proxy.log, id: r.id, cluster: ctx.cluster?.() }));
+  }
+  if (method === "GET" || method === "HEAD") {
+    if (POST_ONLY.has(path)) return own(methodNotAllowed(protocol, method, path, "POST"));
+    return own(errorResponse("not_found", protocol, `${path} is not an endpoint of llm-proxy; it forwards requests whose JSON body names a model (POST)`));
+  }
+
+  const incoming = await readIncoming({ req, id: r.id, fromClient: r.fromClient, path, search: withoutKey(search, config.proxyKey), protocol }, config, ctx.proxy.log);
+  if (incoming instanceof Response) return own(incoming);
+  // A stream may be slow between tokens; Bun's idle timer must not cut it. The proxy's own
+  // timers decide, and Bun's comes back when the request is over.
+  r.server.timeout(req, 0);
+  return { proxied: await forward(ctx.proxy, incoming) };
+}
