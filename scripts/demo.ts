@@ -8,9 +8,16 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { main } from "../src/main.ts";
+import { relaunchIfCapped } from "../src/relaunch.ts";
 import { startDemoProvider } from "./demo-providers.ts";
 
 export const DEMO_KEY = "sk-demo-0123456789abcdef";
+
+// The demo's proxy runs in this process: lift Bun's cap of 256 upstream requests first, as the llm-proxy command does.
+if (import.meta.main) {
+  const relaunched = await relaunchIfCapped();
+  if (relaunched !== undefined) process.exit(relaunched);
+}
 
 function portFromArgs(argv: string[]): number {
   const i = argv.findIndex((a) => a === "--port" || a.startsWith("--port="));

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 import { build, fileName, hostTarget } from "../scripts/build.ts";
 import { chatChunk, chatCompletion, FakeProvider } from "./helpers/fake-provider.ts";
+import { expectStreamsAtOnce, heldStreamsConfig } from "./helpers/many-streams.ts";
 
 /**
  * The compiled executable, as a user runs it: built for this machine, started from
@@ -107,6 +108,35 @@ models:
     expect(code).toBe(0);
     expect(stdout).toContain("config.yaml: 0 errors, 0 warnings; 1 model served");
   });
+
+  test("started without BUN_CONFIG_MAX_HTTP_REQUESTS, it holds 400 streams at once, every one at the provider", async () => {
+    const env = { ...process.env };
+    delete env.BUN_CONFIG_MAX_HTTP_REQUESTS;
+    await expectStreamsAtOnce(400, async (providerUrl) => {
+      const dir = mkdtempSync(join(tmpdir(), "llm-proxy-held-"));
+      writeFileSync(join(dir, "config.yaml"), heldStreamsConfig(providerUrl));
+      const p = Bun.spawn([exe, "-config", "config.yaml"], { cwd: dir, env, stdout: "pipe", stderr: "inherit" });
+      const reader = (p.stdout as ReadableStream<Uint8Array>).getReader();
+      let out = "";
+      while (!/listening on http:\/\/127\.0\.0\.1:(\d+)/.test(out)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`the executable exited:\n${out}`);
+        out += new TextDecoder().decode(value);
+      }
+      // Keep reading, so the executable never blocks on a full pipe.
+      void (async () => {
+        while (!(await reader.read()).done);
+      })();
+      return {
+        port: Number(/listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out)![1]),
+        async [Symbol.asyncDispose]() {
+          p.kill();
+          await p.exited;
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    });
+  }, 60_000);
 
   test("a missing config file is one clear line naming the path and the example", async () => {
     const { stderr, stdout, code } = await runOnce(["-config", "missing.yaml"]);

@@ -44,7 +44,7 @@ describe("faults before any answer", () => {
     await nextIsServedByB(proxy, second);
   });
 
-  test("a connect that never completes falls back after about connect_seconds, long before first_byte_seconds", async () => {
+  test("a connect that never completes falls back within 2 × connect_seconds (connect_seconds, then a probe connection given as long), long before first_byte_seconds", async () => {
     await using hole = await BlackholeListener.start();
     await using second = new FakeProvider(echo);
     await using proxy = startProxy(twoRoutes(hole.url, second.url, undefined, "timeouts: { connect_seconds: 0.3, first_byte_seconds: 10, idle_seconds: 0.5 }"));
@@ -57,6 +57,22 @@ describe("faults before any answer", () => {
     expect(cooling(proxy)).toEqual(["a/model-a"]);
     expect(cooldownOf(proxy, "a/model-a")!.reason).toBe("no connection within 0.3 s (the provider's address did not accept one)");
     await nextIsServedByB(proxy, second);
+  });
+
+  test("a provider that accepts connections but is slow to answer is not a connect timeout: it has the whole first_byte_seconds", async () => {
+    await using slow = new FakeProvider(async (r) => {
+      await Bun.sleep(800);
+      return echo(r);
+    });
+    await using second = new FakeProvider(echo);
+    await using proxy = startProxy(twoRoutes(slow.url, second.url, undefined, "timeouts: { connect_seconds: 0.2, first_byte_seconds: 10, idle_seconds: 0.5 }"));
+    const first = await ask(proxy);
+    expect(first.status).toBe(200);
+    expect(first.model).toBe("model-a");
+    // Past connect_seconds and the probe's own bound: the probe connected, so the attempt kept waiting.
+    expect(first.ms).toBeGreaterThanOrEqual(800);
+    expect(second.received.length).toBe(0);
+    expect(cooling(proxy)).toEqual([]);
   });
 
   test("a reset before the response head falls back and cools the pair", async () => {

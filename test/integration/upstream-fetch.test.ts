@@ -212,6 +212,26 @@ describe("upstream requests on Bun's fetch", () => {
     expect(requests).toBe(1);
   });
 
+  test("skips the forward proxy for a host NO_PROXY names", async () => {
+    const seen: string[] = [];
+    await using forward = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: (req) => {
+        seen.push(req.url);
+        return new Response("the forward proxy must not be used", { status: 502 });
+      },
+    });
+    await using provider = new FakeProvider(() => Response.json(chatCompletion("direct")));
+    await using proxy = await ProxyProcess.start(oneRoute(provider.url), { env: { HTTP_PROXY: `http://127.0.0.1:${forward.port}`, NO_PROXY: "127.0.0.1" } });
+    const res = await post(`${proxy.url}/v1/chat/completions`, { model: "m" });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as ReturnType<typeof chatCompletion>).choices[0]!.message.content).toBe("direct");
+    expect(seen).toEqual([]);
+    expect(provider.received.length).toBe(1);
+    expect(proxy.stdout).not.toContain("forward proxy named in HTTP_PROXY");
+  });
+
   test("a head with a bare line feed in a header value fails that route and the next one answers", async () => {
     await using bad = new RawProvider((ex) => {
       const body = JSON.stringify(chatCompletion("fine"));
