@@ -134,6 +134,27 @@ function blocksOf(content: unknown): JsonObject[] {
   return Array.isArray(content) ? content.filter(isObject) : [];
 }
 
+/**
+ * Chat wants tool messages right after the assistant message that made the calls;
+ * a system message between them (an Anthropic history may hold one there) moves
+ * after the results.
+ */
+function resultsAfterCalls(messages: JsonObject[]): JsonObject[] {
+  const out: JsonObject[] = [];
+  for (const message of messages) {
+    if (message.role !== "tool") {
+      out.push(message);
+      continue;
+    }
+    let at = out.length;
+    while (at > 0 && out[at - 1]?.role === "system") at--;
+    const before = out[at - 1];
+    const pairs = before !== undefined && (before.role === "tool" || (before.role === "assistant" && before.tool_calls !== undefined));
+    out.splice(pairs ? at : out.length, 0, message);
+  }
+  return out;
+}
+
 export function anthropicPromptToChat(system: unknown, messages: readonly unknown[]): Step<JsonObject[]> {
   const out: JsonObject[] = [];
   const systemText = textOf(system);
@@ -156,5 +177,5 @@ export function anthropicPromptToChat(system: unknown, messages: readonly unknow
       return refuse(`${where}: unknown role ${JSON.stringify(message.role)}`);
     }
   }
-  return done(out);
+  return done(resultsAfterCalls(out));
 }

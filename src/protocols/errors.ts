@@ -96,10 +96,17 @@ export function chatErrorFromAnthropic(status: number, body: unknown): Translate
   };
 }
 
-/** An OpenAI-compatible provider's error for an Anthropic client; the status is kept. */
+/**
+ * An OpenAI-compatible provider's error for an Anthropic client; the status is
+ * kept. OpenAI's types are loose (its 401 says `invalid_request_error`), so a
+ * specific status decides the type; the provider's type refines only the generic
+ * 400 and 500, and names quota exhaustion, which no retry cures.
+ */
 export function anthropicErrorFromChat(status: number, body: unknown): TranslatedError {
-  const known = ANTHROPIC_TYPE_BY_OPENAI[providerType(body) ?? ""];
-  return { status, body: anthropicErrorBody(known ?? anthropicTypeForStatus(status), errorMessage(body, status)) };
+  const byType = ANTHROPIC_TYPE_BY_OPENAI[providerType(body) ?? ""];
+  const byStatus = status === 400 || status === 500 ? undefined : ANTHROPIC_TYPE_BY_STATUS[status];
+  const type = byType === "billing_error" ? byType : (byStatus ?? byType ?? anthropicTypeForStatus(status));
+  return { status, body: anthropicErrorBody(type, errorMessage(body, status)) };
 }
 
 export function anthropicErrorBody(type: string, message: string): JsonObject {
