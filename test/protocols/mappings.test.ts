@@ -38,7 +38,7 @@ describe("reasoning effort ⇄ thinking", () => {
     for (const effort of ["low", "medium", "high"]) {
       const thinking = thinkingFromEffort(effort, 64_000);
       expect(thinking?.type).toBe("enabled");
-      expect(effortForBudget(thinking?.budget_tokens as number)).toBe(effort);
+      expect<string>(effortForBudget(thinking?.budget_tokens as number)).toBe(effort);
     }
   });
 
