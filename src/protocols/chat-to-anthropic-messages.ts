@@ -12,6 +12,7 @@
  * - Empty and whitespace-only text is never sent: Anthropic refuses it (new-api #1854).
  * - Tool call ids are rewritten to Anthropic's pattern the same way in `tool_use`
  *   and `tool_result`, so the pair still matches.
+ * - A final assistant turn (a prefill) loses its trailing whitespace, which Anthropic refuses.
  * - An assistant's `reasoning_content` is dropped: Anthropic accepts a thinking block
  *   only with the signature it made, which an OpenAI-compatible provider never has.
  */
@@ -151,6 +152,19 @@ function resultsFirst(turn: AnthropicTurn): AnthropicTurn {
   return { role: "user", content: [...results, ...rest] };
 }
 
+/**
+ * A conversation that ends with an assistant turn asks Anthropic to continue it
+ * (prefill), and Anthropic refuses a prefill ending in whitespace: trim it.
+ */
+function trimPrefill(turns: AnthropicTurn[]): AnthropicTurn[] {
+  const last = turns.at(-1);
+  const block = last?.content.at(-1);
+  if (last?.role !== "assistant" || block?.type !== "text") return turns;
+  const text = String(block.text).trimEnd();
+  const content = text === "" ? last.content.slice(0, -1) : [...last.content.slice(0, -1), { ...block, text }];
+  return content.length === 0 ? turns.slice(0, -1) : [...turns.slice(0, -1), { role: "assistant", content }];
+}
+
 export function chatMessagesToAnthropic(messages: readonly unknown[]): Step<AnthropicPrompt> {
   const system: JsonObject[] = [];
   const turns: AnthropicTurn[] = [];
@@ -173,5 +187,5 @@ export function chatMessagesToAnthropic(messages: readonly unknown[]): Step<Anth
     if (!step.ok) return step;
     push(turns, role === "assistant" ? "assistant" : "user", step.value);
   }
-  return done({ system, messages: turns.map(resultsFirst) });
+  return done({ system, messages: trimPrefill(turns.map(resultsFirst)) });
 }

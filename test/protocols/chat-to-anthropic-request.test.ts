@@ -214,6 +214,14 @@ describe("Chat request → Messages request: messages", () => {
     });
   });
 
+  test("a final assistant turn (prefill) loses the trailing whitespace Anthropic refuses", () => {
+    expect(translate({ messages: [user("a"), { role: "assistant", content: "The answer is " }] }).messages).toEqual([
+      { role: "user", content: [{ type: "text", text: "a" }] },
+      { role: "assistant", content: [{ type: "text", text: "The answer is" }] },
+    ]);
+    expect(translate({ messages: [user("a"), { role: "assistant", content: "Hi " }, user("b")] }).messages).toContainEqual({ role: "assistant", content: [{ type: "text", text: "Hi " }] });
+  });
+
   test("consecutive user messages merge into one turn", () => {
     expect(translate({ messages: [user("a"), user("b")] }).messages).toEqual([{ role: "user", content: [{ type: "text", text: "a" }, { type: "text", text: "b" }] }]);
   });
