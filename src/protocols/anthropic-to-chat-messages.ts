@@ -3,8 +3,11 @@
  * https://docs.anthropic.com/en/api/messages#body-messages
  * https://platform.openai.com/docs/api-reference/chat/create#chat-create-messages
  *
- * - `system` (string or text blocks) becomes one leading system message; a
- *   `system` message inside `messages` (Claude Code sends one) stays in place.
+ * - `system` (string or text blocks) and any `system` message inside `messages`
+ *   (Claude Code 2.1 sends one after the first user turn) become ONE leading
+ *   system message, in order. Chat allows system messages anywhere, but many
+ *   OpenAI-compatible servers render chat templates (Qwen3, Mistral) that refuse a
+ *   system message that is not first, and a tool message must follow its calls.
  * - Text-only content is sent as a string (blocks joined by a blank line): many
  *   OpenAI-compatible servers accept only strings there.
  * - `tool_result` blocks become `tool` messages, placed before the rest of their
@@ -134,38 +137,15 @@ function blocksOf(content: unknown): JsonObject[] {
   return Array.isArray(content) ? content.filter(isObject) : [];
 }
 
-/**
- * Chat wants tool messages right after the assistant message that made the calls;
- * a system message between them (an Anthropic history may hold one there) moves
- * after the results.
- */
-function resultsAfterCalls(messages: JsonObject[]): JsonObject[] {
-  const out: JsonObject[] = [];
-  for (const message of messages) {
-    if (message.role !== "tool") {
-      out.push(message);
-      continue;
-    }
-    let at = out.length;
-    while (at > 0 && out[at - 1]?.role === "system") at--;
-    const before = out[at - 1];
-    const pairs = before !== undefined && (before.role === "tool" || (before.role === "assistant" && before.tool_calls !== undefined));
-    out.splice(pairs ? at : out.length, 0, message);
-  }
-  return out;
-}
-
 export function anthropicPromptToChat(system: unknown, messages: readonly unknown[]): Step<JsonObject[]> {
   const out: JsonObject[] = [];
-  const systemText = textOf(system);
-  if (systemText !== "") out.push({ role: "system", content: systemText });
+  const systemTexts = [textOf(system)];
   for (const [i, message] of messages.entries()) {
     const where = `messages[${i}]`;
     if (!isObject(message)) return refuse(`${where} is not an object`);
     const blocks = blocksOf(message.content);
     if (message.role === "system") {
-      const text = textOf(message.content);
-      if (text !== "") out.push({ role: "system", content: text });
+      systemTexts.push(textOf(message.content));
     } else if (message.role === "user") {
       const step = userMessages(blocks, where);
       if (!step.ok) return step;
@@ -177,5 +157,6 @@ export function anthropicPromptToChat(system: unknown, messages: readonly unknow
       return refuse(`${where}: unknown role ${JSON.stringify(message.role)}`);
     }
   }
-  return done(resultsAfterCalls(out));
+  const systemText = systemTexts.filter((t) => t !== "").join(JOIN);
+  return done(systemText === "" ? out : [{ role: "system", content: systemText }, ...out]);
 }

@@ -73,10 +73,10 @@ describe("Messages request → Chat request: messages", () => {
     ]);
   });
 
-  test("a system message inside messages stays in place", () => {
-    expect(translate({ messages: [user("a"), { role: "system", content: "note" }, user("b")] }).messages).toEqual([
+  test("a system message inside messages joins the leading system message (templates refuse a later one)", () => {
+    expect(translate({ system: "top", messages: [user("a"), { role: "system", content: [{ type: "text", text: "note" }] }, user("b")] }).messages).toEqual([
+      { role: "system", content: "top\n\nnote" },
       { role: "user", content: "a" },
-      { role: "system", content: "note" },
       { role: "user", content: "b" },
     ]);
   });
@@ -154,7 +154,7 @@ describe("Messages request → Chat request: messages", () => {
     expect((out.messages as JsonObject[])[2]).toEqual({ role: "tool", tool_call_id: "t", content: "" });
   });
 
-  test("a system message between the tool calls and their results moves after the results", () => {
+  test("a system message between the tool calls and their results leaves the results right after the calls", () => {
     const out = translate({
       messages: [
         user("x"),
@@ -163,7 +163,7 @@ describe("Messages request → Chat request: messages", () => {
         user([{ type: "tool_result", tool_use_id: "a", content: "1" }, { type: "tool_result", tool_use_id: "b", content: "2" }, { type: "text", text: "go on" }]),
       ],
     });
-    expect((out.messages as JsonObject[]).map((m) => m.role + (m.tool_call_id ? `:${String(m.tool_call_id)}` : ""))).toEqual(["user", "assistant", "tool:a", "tool:b", "system", "user"]);
+    expect((out.messages as JsonObject[]).map((m) => m.role + (m.tool_call_id ? `:${String(m.tool_call_id)}` : ""))).toEqual(["system", "user", "assistant", "tool:a", "tool:b", "user"]);
   });
 
   test("is_error marks the tool message's text", () => {
@@ -267,9 +267,10 @@ describe("a Claude Code turn (fixture shaped like Claude Code 2.1.332's requests
     expect((tools[4]?.function as JsonObject).parameters).toEqual(claudeCodeTurn.tools[4]?.input_schema);
   });
 
-  test("history: system, user, assistant with text and the tool call, its result right after it, then the system note", () => {
-    expect(messages.map((m) => m.role)).toEqual(["system", "user", "assistant", "tool", "system"]);
+  test("history: one system message, user, assistant with text and the tool call, its result right after it", () => {
+    expect(messages.map((m) => m.role)).toEqual(["system", "user", "assistant", "tool"]);
     expect(String(messages[0]?.content)).toContain("You are Claude Code");
+    expect(String(messages[0]?.content)).toEndWith("The user's todo list is empty.");
     expect(messages[1]?.content).toStartWith("<system-reminder>");
     expect(messages[2]).toEqual({
       role: "assistant",
@@ -279,6 +280,5 @@ describe("a Claude Code turn (fixture shaped like Claude Code 2.1.332's requests
     });
     expect(messages[3]).toMatchObject({ role: "tool", tool_call_id: "toolu_01Xk9bq3ReadPkg" });
     expect(String(messages[3]?.content)).toContain('"version": "1.2.3"');
-    expect(messages[4]).toEqual({ role: "system", content: "The user's todo list is empty." });
   });
 });
