@@ -17,7 +17,8 @@
  * - text that is only whitespace so far is held back, and dropped if the block
  *   would hold nothing else: Anthropic refuses whitespace-only text blocks when the
  *   client sends the turn back (new-api #1854).
- * Fragments for a call whose block was already closed (only possible when a
+ * A fragment with a new id at a known index starts a new call (servers that put
+ * every call at index 0). Fragments for a call whose block was already closed (only possible when a
  * provider sends more after complete JSON, or text came between) are dropped.
  */
 
@@ -89,7 +90,8 @@ export class AnthropicBlocks {
   /** One Chat tool-call fragment: `key` is its `index`; id and name usually only in its first fragment. */
   tool(key: string | number, id: string | undefined, name: string | undefined, args: string, out: StreamEvent[]): void {
     let call = this.#calls.get(key);
-    if (!call) {
+    // Some servers send every call at index 0, told apart only by id: a new id is a new call.
+    if (!call || (id && call.id !== undefined && id !== call.id)) {
       call = { id: undefined, name: undefined, args: "", state: "pending" };
       this.#calls.set(key, call);
       this.#queue.push(call);

@@ -163,6 +163,23 @@ describe("Chat stream → Anthropic stream: tool calls in awkward orders", () =>
     expect(folded.content).toEqual([{ type: "tool_use", id: "c0", name: "late", input: { a: 1 } }]);
   });
 
+  test("calls that all come at index 0, told apart by id, are separate calls", () => {
+    const folded = foldAnthropic(
+      replay(anthropicToChat.stream(ctx), [
+        chunk({ tool_calls: [fnStart(0, "c1", "a", '{"x":')] }),
+        chunk({ tool_calls: [fnArgs(0, "1}")] }),
+        chunk({ tool_calls: [fnStart(0, "c2", "b", '{"y":2}')] }),
+        chunk({ tool_calls: [{ index: 0, id: "c2", function: { arguments: "" } }] }),
+        chunk({}, "tool_calls"),
+        DONE,
+      ]),
+    );
+    expect(folded.content).toEqual([
+      { type: "tool_use", id: "c1", name: "a", input: { x: 1 } },
+      { type: "tool_use", id: "c2", name: "b", input: { y: 2 } },
+    ]);
+  });
+
   test("text after a tool call opens a new block after it", () => {
     const folded = foldAnthropic(replay(anthropicToChat.stream(ctx), [chunk({ tool_calls: [fnStart(0, "c0", "a", "{}")] }), chunk({ content: "done" }), chunk({}, "tool_calls"), DONE]));
     expect(folded.content.map((b) => b.type)).toEqual(["tool_use", "text"]);
