@@ -34,6 +34,12 @@ export interface ChatRequestOptions {
    * `max_completion_tokens`.
    */
   readonly maxTokensField?: "max_tokens" | "max_completion_tokens";
+  /**
+   * The route's output limit: a larger client value is lowered to it. Claude Code
+   * asks for 128000 tokens, which many OpenAI-compatible servers refuse with a 400
+   * (DeepSeek allows 8192). Absent, the client's value is sent as is.
+   */
+  readonly maxTokensLimit?: number;
 }
 
 /** Custom tools (those with an input_schema) as function tools; Anthropic-defined tools have no schema to send. */
@@ -68,7 +74,7 @@ export function anthropicToChatRequest(body: JsonObject, ctx: RequestContext, op
 
   const out: JsonObject = { model: ctx.model, messages: converted.value };
   const maxTokens = num(body, "max_tokens");
-  if (maxTokens !== undefined) out[options.maxTokensField ?? "max_tokens"] = maxTokens;
+  if (maxTokens !== undefined) out[options.maxTokensField ?? "max_tokens"] = Math.min(maxTokens, options.maxTokensLimit ?? maxTokens);
   const temperature = num(body, "temperature");
   if (temperature !== undefined) out.temperature = temperature;
   const topP = num(body, "top_p");

@@ -162,7 +162,7 @@ export function anthropicStreamToChat(ctx: AnswerContext): StreamTranslator {
       if (finished || !isObject(event.data)) return [];
       const data = event.data.type === undefined && event.event !== "" ? { ...event.data, type: event.event } : event.data;
       const out = handle(data);
-      // Nothing reaches the client before the first content, so a provider that fails first fails cleanly.
+      // The role chunk goes before the first thing the client sees; an error ending needs none.
       return finished || out.length === 0 ? out : open(out);
     },
     get complete() {

@@ -35,6 +35,13 @@ describe("Messages request → Chat request: fields", () => {
     expect(result.ok && result.body.max_tokens).toBeUndefined();
   });
 
+  test("a route's output limit lowers a larger client max_tokens, never raises a smaller one", () => {
+    const big = anthropicToChatRequest({ max_tokens: 128000, messages: [user("hi")] }, ctx, { maxTokensLimit: 8192 });
+    expect(big.ok && big.body.max_tokens).toBe(8192);
+    const small = anthropicToChatRequest({ max_tokens: 100, messages: [user("hi")] }, ctx, { maxTokensLimit: 8192 });
+    expect(small.ok && small.body.max_tokens).toBe(100);
+  });
+
   test("stop_sequences → stop, at most 4", () => {
     expect(translate({ messages: [user("hi")], stop_sequences: ["a", "b", "c", "d", "e"] }).stop).toEqual(["a", "b", "c", "d"]);
   });
