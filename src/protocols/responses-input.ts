@@ -3,8 +3,8 @@
  * https://platform.openai.com/docs/api-reference/responses/create#responses-create-input
  *
  * - `message` items: user text, images and audio keep their parts; system and
- *   developer messages become one `system` text message each (many Chat servers
- *   do not know the `developer` role); assistant history becomes assistant text,
+ *   developer messages become `system` text (many Chat servers do not know the
+ *   `developer` role), consecutive ones merged into one message; assistant history becomes assistant text,
  *   with `refusal` parts in the Chat `refusal` field.
  * - `function_call` and `custom_tool_call` items become `tool_calls` of ONE
  *   assistant message per run of consecutive calls, together with the assistant
@@ -118,6 +118,12 @@ export function responsesInputToChat(request: JsonObject, tools: ChatToolSet): I
     messages.push({ role: "user", content: toolImages });
     toolImages = [];
   };
+  // Consecutive system texts are one message: many Chat templates accept a single leading system message only.
+  const system = (text: string): void => {
+    const last = messages[messages.length - 1];
+    if (last?.role === "system" && typeof last.content === "string") last.content = `${last.content}\n\n${text}`;
+    else messages.push({ role: "system", content: text });
+  };
   const assistant = (): PendingAssistant => (pending ??= { text: [], refusal: [], reasoning: [], toolCalls: [] });
   const toolCall = (callId: string, name: string, args: string): void => {
     flushToolImages();
@@ -135,7 +141,7 @@ export function responsesInputToChat(request: JsonObject, tools: ChatToolSet): I
 
   try {
     const instructions = str(request.instructions);
-    if (instructions !== undefined && instructions !== "") messages.push({ role: "system", content: instructions });
+    if (instructions !== undefined && instructions !== "") system(instructions);
     if (typeof request.input === "string") {
       messages.push({ role: "user", content: request.input });
       return { ok: true, messages };
@@ -155,7 +161,7 @@ export function responsesInputToChat(request: JsonObject, tools: ChatToolSet): I
           } else if (role === "system" || role === "developer") {
             flushAssistant();
             flushToolImages();
-            messages.push({ role: "system", content: joinTexts(texts(item.content, TEXT_TYPES)) });
+            system(joinTexts(texts(item.content, TEXT_TYPES)));
           } else if (role === "user") {
             flushAssistant();
             flushToolImages();
