@@ -7,7 +7,7 @@
  * https://platform.openai.com/docs/api-reference/chat/object
  * https://platform.openai.com/docs/api-reference/responses/object
  */
-import { joinTexts, num, obj, objects, str } from "./responses-guards.ts";
+import { joinTexts, obj, objects, str } from "./responses-guards.ts";
 import { incompleteReason, messageItem, outputTextPart, reasoningItem, toolCallItem } from "./responses-items.ts";
 import { itemId, responseEnvelope } from "./responses-object.ts";
 import { responsesToolsToChat } from "./responses-tools.ts";
@@ -51,6 +51,5 @@ export function chatAnswerToResponses(body: JsonObject, ctx: AnswerContext): Jso
     output,
     usage: chatUsageToResponses(body.usage),
     incompleteReason: reason,
-    createdAt: num(body.created),
   });
 }

@@ -11,7 +11,7 @@
  * else it becomes a function call with `{"input": "..."}`). Items of hosted tools
  * are not shown.
  */
-import { num, obj, objects, str } from "./responses-guards.ts";
+import { obj, objects, str } from "./responses-guards.ts";
 import { chatCustomToolNames } from "./responses-tools.ts";
 import { responsesUsageToChat } from "./responses-usage.ts";
 import type { AnswerContext, JsonObject } from "./types.ts";
@@ -65,7 +65,7 @@ export function responsesAnswerToChat(body: JsonObject, ctx: AnswerContext): Jso
   const out: JsonObject = {
     id: `chatcmpl-${ctx.id}`,
     object: "chat.completion",
-    created: num(body.created_at) ?? ctx.now,
+    created: ctx.now,
     model: ctx.alias,
     choices: [{ index: 0, message, logprobs: null, finish_reason: chatFinishReason(body.status, obj(body.incomplete_details).reason, toolCalls.length > 0) }],
   };

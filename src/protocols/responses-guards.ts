@@ -33,11 +33,6 @@ export function obj(value: unknown): JsonObject {
   return isObject(value) ? value : {};
 }
 
-/** Copies `key` from `from` to `to` when it holds a value of the accepted kind. */
-export function copyIf(to: JsonObject, key: string, value: unknown, accept: (v: unknown) => boolean): void {
-  if (accept(value)) to[key] = value;
-}
-
 /**
  * Joins text parts the way a reader expects: parts that already end a line are
  * concatenated, others get a newline between them, so neither words run together

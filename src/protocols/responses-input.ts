@@ -96,107 +96,130 @@ interface PendingAssistant {
   toolCalls: JsonObject[];
 }
 
-/** Turns the input into Chat messages; `tools` names the calls in history as the Chat request does. */
-export function responsesInputToChat(request: JsonObject, tools: ChatToolSet): InputResult {
-  const messages: JsonObject[] = [];
-  let pending: PendingAssistant | undefined;
-  let toolImages: JsonObject[] = [];
+/**
+ * Chat messages being written. An assistant turn is gathered (its reasoning, text
+ * and tool calls) until something else is said; images from tool outputs wait
+ * until the run of tool messages is over, since Chat allows nothing between an
+ * assistant's tool calls and their results.
+ */
+class ChatMessages {
+  readonly messages: JsonObject[] = [];
+  private pending: PendingAssistant | undefined;
+  private toolImages: JsonObject[] = [];
 
-  const flushAssistant = (): void => {
-    if (pending === undefined) return;
-    const p = pending;
-    pending = undefined;
-    if (p.text.length === 0 && p.refusal.length === 0 && p.toolCalls.length === 0) return; // reasoning alone has nothing to attach to
+  // Consecutive system texts are one message: many Chat templates accept a single leading system message only.
+  system(text: string): void {
+    this.flush();
+    const last = this.messages[this.messages.length - 1];
+    if (last?.role === "system" && typeof last.content === "string") last.content = `${last.content}\n\n${text}`;
+    else this.messages.push({ role: "system", content: text });
+  }
+
+  user(content: unknown): void {
+    this.flush();
+    const parts = userParts(content);
+    const only = parts[0];
+    this.messages.push({ role: "user", content: parts.length === 1 && only?.type === "text" ? only.text : parts });
+  }
+
+  /** Text (or reasoning) after tool calls or after text starts a new assistant message. */
+  assistantText(text: readonly string[], refusal: readonly string[]): void {
+    this.startTurn();
+    this.assistant().text.push(...text);
+    this.assistant().refusal.push(...refusal);
+  }
+
+  reasoning(summary: string): void {
+    this.startTurn();
+    if (summary !== "") this.assistant().reasoning.push(summary);
+  }
+
+  toolCall(callId: string, name: string, args: string): void {
+    this.flushToolImages();
+    this.assistant().toolCalls.push({ id: callId, type: "function", function: { name, arguments: args } });
+  }
+
+  toolOutput(callId: string, output: unknown): void {
+    this.flushAssistant();
+    const images = objects(output).filter((p) => p.type === "input_image");
+    if (images.length > 0) this.toolImages.push({ type: "text", text: `Images returned by tool call ${callId}:` }, ...images.map(imagePart));
+    this.messages.push({ role: "tool", tool_call_id: callId, content: joinTexts(texts(output, TEXT_TYPES)) });
+  }
+
+  flush(): void {
+    this.flushAssistant();
+    this.flushToolImages();
+  }
+
+  private startTurn(): void {
+    this.flushToolImages();
+    const p = this.pending;
+    if (p !== undefined && (p.toolCalls.length > 0 || p.text.length > 0)) this.flushAssistant();
+  }
+
+  private assistant(): PendingAssistant {
+    this.pending ??= { text: [], refusal: [], reasoning: [], toolCalls: [] };
+    return this.pending;
+  }
+
+  private flushAssistant(): void {
+    const p = this.pending;
+    this.pending = undefined;
+    // Reasoning alone has no assistant message to ride on: it is dropped.
+    if (p === undefined || (p.text.length === 0 && p.refusal.length === 0 && p.toolCalls.length === 0)) return;
     const m: JsonObject = { role: "assistant", content: p.text.length > 0 ? p.text.join("") : null };
     if (p.refusal.length > 0) m.refusal = p.refusal.join("");
     if (p.toolCalls.length > 0) m.tool_calls = p.toolCalls;
     if (p.reasoning.length > 0) m.reasoning_content = p.reasoning.join("\n\n");
-    messages.push(m);
-  };
-  const flushToolImages = (): void => {
-    if (toolImages.length === 0) return;
-    messages.push({ role: "user", content: toolImages });
-    toolImages = [];
-  };
-  // Consecutive system texts are one message: many Chat templates accept a single leading system message only.
-  const system = (text: string): void => {
-    const last = messages[messages.length - 1];
-    if (last?.role === "system" && typeof last.content === "string") last.content = `${last.content}\n\n${text}`;
-    else messages.push({ role: "system", content: text });
-  };
-  const assistant = (): PendingAssistant => (pending ??= { text: [], refusal: [], reasoning: [], toolCalls: [] });
-  const toolCall = (callId: string, name: string, args: string): void => {
-    flushToolImages();
-    assistant().toolCalls.push({ id: callId, type: "function", function: { name, arguments: args } });
-  };
-  const toolOutput = (callId: string, output: unknown): void => {
-    flushAssistant();
-    const outputTexts = texts(output, TEXT_TYPES);
-    const images = objects(output).filter((p) => p.type === "input_image");
-    if (images.length > 0) {
-      toolImages.push({ type: "text", text: `Images returned by tool call ${callId}:` }, ...images.map(imagePart));
-    }
-    messages.push({ role: "tool", tool_call_id: callId, content: joinTexts(outputTexts) });
-  };
+    this.messages.push(m);
+  }
 
+  private flushToolImages(): void {
+    if (this.toolImages.length === 0) return;
+    this.messages.push({ role: "user", content: this.toolImages });
+    this.toolImages = [];
+  }
+}
+
+function addItem(out: ChatMessages, item: JsonObject, tools: ChatToolSet): void {
+  const type = item.type ?? (item.role !== undefined ? "message" : undefined);
+  const callId = str(item.call_id) ?? str(item.id) ?? "";
+  const chatName = (): string => tools.chatNameOf(str(item.name) ?? "", str(item.namespace));
+  switch (type) {
+    case "message":
+      if (item.role === "assistant") {
+        const refusals = objects(item.content).flatMap((p) => (p.type === "refusal" ? [str(p.refusal) ?? ""] : []));
+        out.assistantText(texts(item.content, TEXT_TYPES), refusals);
+      } else if (item.role === "system" || item.role === "developer") out.system(joinTexts(texts(item.content, TEXT_TYPES)));
+      else if (item.role === "user") out.user(item.content);
+      return;
+    case "reasoning":
+      out.reasoning(objects(item.summary).flatMap((p) => (typeof p.text === "string" && p.text !== "" ? [p.text] : [])).join("\n\n"));
+      return;
+    case "function_call":
+      return out.toolCall(callId, chatName(), str(item.arguments) ?? "{}");
+    case "custom_tool_call":
+      return out.toolCall(callId, chatName(), JSON.stringify({ input: str(item.input) ?? "" }));
+    case "function_call_output":
+    case "custom_tool_call_output":
+      return out.toolOutput(str(item.call_id) ?? "", item.output);
+    case "item_reference":
+      throw new Refusal(`input item_reference "${str(item.id) ?? ""}" points at an item stored at OpenAI; ${STATE_HINT}`);
+    default:
+      return; // hosted-tool items, additional_tools and unknown kinds: see the header comment
+  }
+}
+
+/** Turns the input into Chat messages; `tools` names the calls in history as the Chat request does. */
+export function responsesInputToChat(request: JsonObject, tools: ChatToolSet): InputResult {
+  const out = new ChatMessages();
   try {
     const instructions = str(request.instructions);
-    if (instructions !== undefined && instructions !== "") system(instructions);
-    if (typeof request.input === "string") {
-      messages.push({ role: "user", content: request.input });
-      return { ok: true, messages };
-    }
-    for (const item of list(request.input)) {
-      if (!isObject(item)) continue;
-      const type = item.type ?? (item.role !== undefined ? "message" : undefined);
-      switch (type) {
-        case "message": {
-          const role = item.role;
-          if (role === "assistant") {
-            flushToolImages();
-            if (pending !== undefined && (pending.toolCalls.length > 0 || pending.text.length > 0)) flushAssistant();
-            const a = assistant();
-            a.text.push(...texts(item.content, TEXT_TYPES));
-            a.refusal.push(...objects(item.content).flatMap((p) => (p.type === "refusal" ? [str(p.refusal) ?? ""] : [])));
-          } else if (role === "system" || role === "developer") {
-            flushAssistant();
-            flushToolImages();
-            system(joinTexts(texts(item.content, TEXT_TYPES)));
-          } else if (role === "user") {
-            flushAssistant();
-            flushToolImages();
-            const parts = userParts(item.content);
-            const only = parts[0];
-            messages.push({ role: "user", content: parts.length === 1 && only?.type === "text" ? only.text : parts });
-          }
-          break;
-        }
-        case "reasoning": {
-          flushToolImages();
-          if (pending !== undefined && (pending.toolCalls.length > 0 || pending.text.length > 0)) flushAssistant();
-          const summary = objects(item.summary).flatMap((p) => (typeof p.text === "string" && p.text !== "" ? [p.text] : []));
-          if (summary.length > 0) assistant().reasoning.push(summary.join("\n\n"));
-          break;
-        }
-        case "function_call":
-          toolCall(str(item.call_id) ?? str(item.id) ?? "", tools.chatNameOf(str(item.name) ?? "", str(item.namespace)), str(item.arguments) ?? "{}");
-          break;
-        case "custom_tool_call":
-          toolCall(str(item.call_id) ?? str(item.id) ?? "", tools.chatNameOf(str(item.name) ?? "", str(item.namespace)), JSON.stringify({ input: str(item.input) ?? "" }));
-          break;
-        case "function_call_output":
-        case "custom_tool_call_output":
-          toolOutput(str(item.call_id) ?? "", item.output);
-          break;
-        case "item_reference":
-          throw new Refusal(`input item_reference "${str(item.id) ?? ""}" points at an item stored at OpenAI; ${STATE_HINT}`);
-        default:
-          break; // hosted-tool items, additional_tools and unknown kinds: see the header comment
-      }
-    }
-    flushAssistant();
-    flushToolImages();
-    return { ok: true, messages };
+    if (instructions !== undefined && instructions !== "") out.system(instructions);
+    if (typeof request.input === "string") out.user(request.input);
+    for (const item of list(request.input)) if (isObject(item)) addItem(out, item, tools);
+    out.flush();
+    return { ok: true, messages: out.messages };
   } catch (error) {
     if (error instanceof Refusal) return { ok: false, message: error.message };
     throw error;

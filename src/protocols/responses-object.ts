@@ -15,7 +15,6 @@ export interface EnvelopeFields {
   readonly usage?: JsonObject | undefined;
   readonly error?: JsonObject | undefined;
   readonly incompleteReason?: string | undefined;
-  readonly createdAt?: number | undefined;
 }
 
 export const responseId = (ctx: AnswerContext): string => `resp_${ctx.id}`;
@@ -32,7 +31,7 @@ export function responseEnvelope(ctx: AnswerContext, fields: EnvelopeFields): Js
   return {
     id: responseId(ctx),
     object: "response",
-    created_at: fields.createdAt ?? ctx.now,
+    created_at: ctx.now,
     status: fields.status,
     completed_at: fields.status === "completed" ? ctx.now : null,
     background: false,

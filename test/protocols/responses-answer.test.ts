@@ -22,7 +22,7 @@ const completion = (message: JsonObject, finish: string, usage?: JsonObject): Js
 describe("Chat completion → Response", () => {
   test("a text answer is one completed message with the alias as model and the usage converted", () => {
     const r = chatAnswerToResponses(completion({ content: "Hello" }, "stop", { prompt_tokens: 12000, completion_tokens: 40, total_tokens: 12040, prompt_tokens_details: { cached_tokens: 11008 } }), ctx());
-    expect(r).toMatchObject({ id: "resp_a1", object: "response", status: "completed", model: "my-alias", created_at: 1_700_000_000, error: null, incomplete_details: null });
+    expect(r).toMatchObject({ id: "resp_a1", object: "response", status: "completed", model: "my-alias", created_at: 1_700_000_123, error: null, incomplete_details: null });
     expect(r.output).toEqual([{ id: "msg_a1_0", type: "message", status: "completed", role: "assistant", content: [{ type: "output_text", text: "Hello", annotations: [], logprobs: [] }] }]);
     expect(r.usage).toEqual({ input_tokens: 12000, input_tokens_details: { cached_tokens: 11008 }, output_tokens: 40, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 12040 });
   });
@@ -91,7 +91,7 @@ describe("Response → Chat completion", () => {
     expect(c).toEqual({
       id: "chatcmpl-a1",
       object: "chat.completion",
-      created: 1_700_000_001,
+      created: 1_700_000_123,
       model: "my-alias",
       choices: [
         {
