@@ -1,5 +1,5 @@
-import { GROUP_BYS, type GroupBy, type LedgerLog, openLedgerReader, type SummaryQuery, type SummaryRow } from "./ledger.ts";
-import { isPostgresUrl, safeDatabaseUrl } from "./ledger-schema.ts";
+import { GROUP_BYS, type GroupBy, type LedgerLog, openLedgerReader, type SummaryQuery, type SummaryRow, type UsageTotals } from "./ledger.ts";
+import { groupOf, isPostgresUrl, safeDatabaseUrl } from "./ledger-schema.ts";
 import { periodStart } from "./periods.ts";
 
 /**
@@ -70,7 +70,7 @@ const money = (n: number) => n.toFixed(n !== 0 && Math.abs(n) < 0.01 ? 6 : 4);
 
 /** A plain-text table, numbers right-aligned, with a total line when there is more than one row. */
 export function formatUsageTable(rows: readonly SummaryRow[], by: GroupBy): string {
-  const cells = (name: string, r: Omit<SummaryRow, GroupBy>) => [
+  const cells = (name: string, r: UsageTotals) => [
     name,
     number(r.requests),
     number(r.input_tokens),
@@ -79,7 +79,7 @@ export function formatUsageTable(rows: readonly SummaryRow[], by: GroupBy): stri
     number(r.output_tokens),
     money(r.cost_usd),
   ];
-  const body = rows.map((r) => cells((r as Record<GroupBy, string>)[by], r));
+  const body = rows.map((r) => cells(groupOf(r, by), r));
   if (rows.length > 1) {
     const sum = (f: (r: SummaryRow) => number) => rows.reduce((a, r) => a + f(r), 0);
     body.push(

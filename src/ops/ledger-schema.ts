@@ -158,6 +158,11 @@ export function spentSql(placeholder: (n: number) => string): string {
     FROM ${USAGE_TABLE} WHERE time_ms >= ${placeholder(1)} GROUP BY key_name`;
 }
 
+/** The group a summary row is about (its `by` field). */
+export function groupOf<B extends GroupBy>(row: SummaryRow<B>, by: B): string {
+  return (row as unknown as Record<GroupBy, string>)[by];
+}
+
 /** Dollars summed in a different order differ in the last bits; a billionth of a dollar is plenty. */
 const dollars = (n: unknown) => Math.round(Number(n) * 1e9) / 1e9;
 
@@ -180,7 +185,7 @@ export function summaryRows<B extends GroupBy>(by: B, raw: readonly Record<strin
     // A computed key cannot be typed as the mapped `{ [K in B]: string }`; it is `by` itself.
     return row as unknown as SummaryRow<B>;
   });
-  const name = (r: SummaryRow<B>) => r[by] as string;
+  const name = (r: SummaryRow<B>) => groupOf(r, by);
   return rows.sort((a, b) => {
     if (by !== "day") {
       if (a.cost_usd !== b.cost_usd) return b.cost_usd - a.cost_usd;

@@ -61,8 +61,8 @@ export interface UsageTotals {
   readonly cost_usd: number;
 }
 
-/** `{ key: "alice", requests: 3, … }` for `by: "key"`; days read `2026-12-02` (UTC). */
-export type SummaryRow<B extends GroupBy = GroupBy> = { readonly [K in B]: string } & UsageTotals;
+/** `{ key: "alice", requests: 3, … }` for `by: "key"`; days read `2026-12-02` (UTC). A union over `B` when `B` is. */
+export type SummaryRow<B extends GroupBy = GroupBy> = B extends GroupBy ? { readonly [K in B]: string } & UsageTotals : never;
 
 export type LogLevel = "info" | "warn" | "error";
 export type LedgerLog = (level: LogLevel, message: string) => void;

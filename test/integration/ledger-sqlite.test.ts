@@ -7,7 +7,7 @@ import { CooldownTable } from "../../src/proxy/cooldown.ts";
 import { GROUP_BYS, openLedger, type Ledger } from "../../src/ops/ledger.ts";
 import { persistCooldowns, restoreCooldowns } from "../../src/ops/ledger-cooldowns.ts";
 import { usageReport } from "../../src/ops/ledger-query.ts";
-import { LedgerError } from "../../src/ops/ledger-schema.ts";
+import { groupOf, LedgerError } from "../../src/ops/ledger-schema.ts";
 import { waitFor } from "../helpers/fake-provider.ts";
 import { expectedSummary, LogLines, sampleRows, usageRow } from "../helpers/ledger-rows.ts";
 
@@ -121,9 +121,9 @@ describe("the SQLite ledger", () => {
       for (const key of [undefined, "bob"]) {
         const got = await ledger.summary({ from, to, by, ...(key ? { key } : {}) });
         const want = expectedSummary(rows, by, from, to, key);
-        expect(got.map((r) => (r as Record<string, unknown>)[by]).sort()).toEqual([...want.keys()].sort());
+        expect(got.map((r) => groupOf(r, by)).sort()).toEqual([...want.keys()].sort());
         for (const row of got) {
-          const { cost_usd, ...counts } = want.get((row as Record<string, string>)[by]!)!;
+          const { cost_usd, ...counts } = want.get(groupOf(row, by))!;
           expect(row).toMatchObject(counts);
           expect(row.cost_usd).toBeCloseTo(cost_usd, 9);
         }
