@@ -36,6 +36,7 @@ export class BufferedLedger implements Ledger {
   private written = 0;
   private dropped = 0;
   private batches = 0;
+  private failedWrites = 0;
   private failing = false;
   private retryAt = 0;
   private retryMs = RETRY_MIN_MS;
@@ -77,7 +78,8 @@ export class BufferedLedger implements Ledger {
   }
 
   stats(): LedgerStats {
-    return { buffered: this.buffer.length, written: this.written, dropped: this.dropped, batches: this.batches, failing: this.failing };
+    const { written, dropped, batches, failedWrites, failing } = this;
+    return { buffered: this.buffer.length, written, dropped, batches, failedWrites, failing };
   }
 
   async flush(): Promise<void> {
@@ -190,6 +192,7 @@ export class BufferedLedger implements Ledger {
   }
 
   private failed(error: unknown): void {
+    this.failedWrites++;
     if (!this.failing) {
       this.failing = true;
       this.retryMs = RETRY_MIN_MS;

@@ -90,6 +90,8 @@ export interface LedgerStats {
   readonly dropped: number;
   /** Write statements (batches) that succeeded. */
   readonly batches: number;
+  /** Writes the database refused (each is retried later). */
+  readonly failedWrites: number;
   /** True while the database refuses writes. */
   readonly failing: boolean;
 }
