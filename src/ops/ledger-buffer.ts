@@ -51,7 +51,7 @@ export class BufferedLedger implements Ledger {
     this.batchRows = options.batchRows ?? 100;
     this.maxBufferRows = Math.max(this.batchRows, options.maxBufferRows ?? 10_000);
     this.log = options.log;
-    this.cooldowns = new CooldownStore(() => store.loadCooldowns(), () => this.wake());
+    this.cooldowns = new CooldownStore(() => store.loadCooldowns());
   }
 
   static start(store: LedgerStore, options: LedgerOptions): BufferedLedger {

@@ -26,13 +26,9 @@ export class CooldownStore {
   private clearAll = false;
   private pending = new Map<string, SavedCooldown | null>();
 
-  constructor(
-    private readonly read: () => Promise<Map<string, SavedCooldown>>,
-    /** Asks the ledger for a flush soon. */
-    private readonly wake: () => void,
-  ) {}
+  constructor(private readonly read: () => Promise<Map<string, SavedCooldown>>) {}
 
-  /** Synchronous and cheap: remembers the change for the next flush. */
+  /** Synchronous and cheap: remembers the change for the ledger's next timed flush (within `flushMs`). */
   save(change: CooldownChange): void {
     if (change.type === "enter") {
       const { until, since, reason, status, failures } = change.entry;
@@ -45,7 +41,6 @@ export class CooldownStore {
       this.clearAll = true;
       this.pending.clear();
     }
-    this.wake();
   }
 
   /** The saved cooldowns still running at `now`, keyed as the table keys them; expired ones are dropped. */
