@@ -74,7 +74,8 @@ export class BufferedLedger implements Ledger {
     if (this.closed) return;
     this.buffer.push(row);
     if (this.buffer.length > this.maxBufferRows) this.drop();
-    if (this.buffer.length >= this.batchRows) this.wake();
+    // While the database is away the interval retries; a full batch need not ask again on every row.
+    if (this.buffer.length >= this.batchRows && !this.failing) this.wake();
   }
 
   stats(): LedgerStats {

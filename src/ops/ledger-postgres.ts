@@ -5,6 +5,7 @@ import {
   COOLDOWN_TABLE,
   cooldownFromRow,
   type CooldownWrites,
+  LedgerError,
   type LedgerStore,
   PRUNE_CHUNK,
   safeDatabaseUrl,
@@ -42,7 +43,12 @@ export class PostgresStore implements LedgerStore {
   /** Resolves even when the server does not answer yet (said in the log): the proxy must start anyway. */
   static async open(url: string, log: LedgerLog): Promise<PostgresStore> {
     // Short connection timeout: a flush that cannot connect should fail and retry, not hang for 30 s.
-    const sql = new SQL({ url, max: 3, connectionTimeout: 5, idleTimeout: 60 });
+    let sql: SQL;
+    try {
+      sql = new SQL({ url, max: 3, connectionTimeout: 5, idleTimeout: 60 });
+    } catch (error) {
+      throw new LedgerError(`usage.database: ${safeDatabaseUrl(url)} is not a usable Postgres URL (${reason(error)}); expected postgres://user:password@host:5432/database`, { cause: error });
+    }
     const store = new PostgresStore(sql, safeDatabaseUrl(url));
     try {
       await store.schema();
