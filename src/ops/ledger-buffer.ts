@@ -84,7 +84,7 @@ export class BufferedLedger implements Ledger {
   }
 
   async flush(): Promise<void> {
-    // Whatever runs now may have taken only part of what was recorded before this call.
+    // A timed flush may be running with only part of what was recorded before this call: wait, then write the rest.
     while (this.running) await this.running.catch(() => undefined);
     const run = this.write(this.buffer.length);
     this.running = run;
@@ -126,6 +126,7 @@ export class BufferedLedger implements Ledger {
     clearInterval(this.pruneTimer);
     clearTimeout(this.pruneSoon);
     clearTimeout(this.soon);
+    await this.pruning?.catch(() => 0);
     try {
       await this.flush();
     } catch (error) {
