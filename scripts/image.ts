@@ -3,7 +3,7 @@
  * `bun run image`: the container image (scripts/image/Containerfile) of the linux
  * executable, built with podman or docker, whichever works here.
  *
- *   bun run image [--arch amd64|arm64] [--tag NAME:TAG]... [--runtime podman|docker] [--manifest NAME]
+ *   bun run image [--arch amd64|arm64] [--tag NAME:TAG]... [--runtime podman|docker] [--manifest NAME] [--label KEY=VALUE]...
  *
  * Tags llm-proxy:<version> and llm-proxy:latest unless --tag is given; --manifest
  * (podman) adds the image to a multi-arch manifest list instead. The executable

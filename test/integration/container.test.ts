@@ -23,34 +23,28 @@ const maybe = runtime || process.env.CI === "true" ? describe : describe.skip;
 const KEY = "sk-container-test-key-0000";
 const BACKEND_KEY = "sk-fake-backend-key-0000";
 const GRACE_SECONDS = 10;
-/** podman's and docker's wait before SIGKILL, far above the grace period: a stop that needs it shows as exit 137. */
+/** `stop --time`: how long podman or docker waits before SIGKILL, far above the grace period; a stop that needed it would show as exit 137. */
 const KILL_AFTER_SECONDS = 60;
 
 maybe("the container image", () => {
   const rt = runtime?.name ?? "podman";
   const tag = `localhost/llm-proxy:test-${process.pid}`;
   const name = `llm-proxy-test-${process.pid}`;
-  const dir = mkdtempSync(join(tmpdir(), "llm-proxy-container-"));
-  const configPath = join(dir, "config.yaml");
+  // Made in beforeAll: a skipped describe still runs its body.
+  let dir = "";
+  let configPath = "";
+  let provider: FakeProvider | undefined;
   let address = "";
   let stream: ScriptedStream | undefined;
   let built = false;
   let started = false;
 
-  const provider = new FakeProvider((req) => {
-    const body = JSON.parse(req.text) as { stream?: boolean; model: string };
-    if (!body.stream) return Response.json(chatCompletion(`answer from ${body.model}`, body.model));
-    stream = new ScriptedStream();
-    stream.send(chatChunk("one"));
-    return stream.response();
-  });
-
-  const containerRun = (args: string[]) => {
+  const cli = (args: string[]) => {
     const result = Bun.spawnSync([rt, ...args], { stdout: "pipe", stderr: "pipe" });
     return { ok: result.success, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
   };
   const logs = () => {
-    const { stdout, stderr } = containerRun(["logs", name]);
+    const { stdout, stderr } = cli(["logs", name]);
     return stdout + stderr;
   };
 
@@ -60,7 +54,7 @@ proxy_api_key: "${KEY}"
 shutdown_grace_seconds: ${GRACE_SECONDS}
 backends:
   - name: fake
-    url: "${provider.url}/v1"
+    url: "${provider!.url}/v1"
     api_key: "${BACKEND_KEY}"
 models:
 ${aliases.map((alias) => `  ${alias}:\n    routes:\n      - { backend: fake, model: real-${alias} }\n`).join("")}logging:
@@ -79,6 +73,15 @@ ${aliases.map((alias) => `  ${alias}:\n    routes:\n      - { backend: fake, mod
     const arch = hostArch();
     if (!arch) throw new Error(`no linux image for this machine's architecture (${process.arch})`);
     const exe = await freshExecutable(arch);
+    dir = mkdtempSync(join(tmpdir(), "llm-proxy-container-"));
+    configPath = join(dir, "config.yaml");
+    provider = new FakeProvider((req) => {
+      const body = JSON.parse(req.text) as { stream?: boolean; model: string };
+      if (!body.stream) return Response.json(chatCompletion(`answer from ${body.model}`, body.model));
+      stream = new ScriptedStream();
+      stream.send(chatChunk("one"));
+      return stream.response();
+    });
 
     const buildStarted = performance.now();
     buildImage({ arch, runtime: rt, exe, tags: [tag], quiet: true });
@@ -92,7 +95,7 @@ ${aliases.map((alias) => `  ${alias}:\n    routes:\n      - { backend: fake, mod
     writeFileSync(configPath, config(["m"]), { mode: 0o644 });
 
     const runStarted = performance.now();
-    const run = containerRun(["run", "-d", "--name", name, "--network", "host", "-v", `${dir}:/etc/llm-proxy:ro`, tag]);
+    const run = cli(["run", "-d", "--name", name, "--network", "host", "-v", `${dir}:/etc/llm-proxy:ro`, tag]);
     if (!run.ok) throw new Error(`${rt} run failed: ${run.stderr}(on a VM with cgroups v1, podman needs runc and default_ulimits = [] in containers.conf: see .ci/run)`);
     started = true;
     const healthy = async () => {
@@ -111,17 +114,17 @@ ${aliases.map((alias) => `  ${alias}:\n    routes:\n      - { backend: fake, mod
   }, 180_000);
 
   afterAll(async () => {
-    if (started) containerRun(["rm", "-f", name]);
-    if (built) containerRun(["rmi", "-f", tag]);
-    await provider[Symbol.asyncDispose]();
-    rmSync(dir, { recursive: true, force: true });
+    if (started) cli(["rm", "-f", name]);
+    if (built) cli(["rmi", "-f", tag]);
+    await provider?.[Symbol.asyncDispose]();
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   test("answers /health and runs as the user llm-proxy with BUN_CONFIG_MAX_HTTP_REQUESTS set", async () => {
     const res = await fetch(`${address}/health`);
     expect(res.status).toBe(200);
     expect(await res.text()).toBe("ok");
-    const inspect = containerRun(["inspect", "--format", "{{.Config.User}} {{range .Config.Env}}{{.}} {{end}}", name]);
+    const inspect = cli(["inspect", "--format", "{{.Config.User}} {{range .Config.Env}}{{.}} {{end}}", name]);
     expect(inspect.stdout).toStartWith(`${USER_ID}:${USER_ID} `);
     expect(inspect.stdout).toContain("BUN_CONFIG_MAX_HTTP_REQUESTS=65535");
     expect(logs()).toContain("config: /etc/llm-proxy/config.yaml");
@@ -132,7 +135,7 @@ ${aliases.map((alias) => `  ${alias}:\n    routes:\n      - { backend: fake, mod
     expect(res.status).toBe(200);
     const body = (await res.json()) as { choices: { message: { content: string } }[] };
     expect(body.choices[0]!.message.content).toBe("answer from real-m");
-    const seen = provider.received.at(-1)!;
+    const seen = provider!.received.at(-1)!;
     expect(seen.url.pathname).toBe("/v1/chat/completions");
     expect(seen.headers.get("authorization")).toBe(`Bearer ${BACKEND_KEY}`);
     expect(JSON.parse(seen.text).model).toBe("real-m");
@@ -174,12 +177,12 @@ ${aliases.map((alias) => `  ${alias}:\n    routes:\n      - { backend: fake, mod
     expect(await stop.exited).toBe(0);
     const stopSeconds = (performance.now() - stopStarted) / 1000;
     expect(stopSeconds).toBeLessThan(GRACE_SECONDS);
-    expect(containerRun(["inspect", "--format", "{{.State.ExitCode}}", name]).stdout.trim()).toBe("0");
+    expect(cli(["inspect", "--format", "{{.State.ExitCode}}", name]).stdout.trim()).toBe("0");
     console.log(`container: \`${rt} stop\` returned after ${stopSeconds.toFixed(2)} s with a stream in flight`);
 
     // The log file was written in the working directory: it is writable by the user.
     const copied = join(dir, "copied-logs");
-    const cp = containerRun(["cp", `${name}:/var/lib/llm-proxy/logs`, copied]);
+    const cp = cli(["cp", `${name}:/var/lib/llm-proxy/logs`, copied]);
     expect(cp.stderr).toBe("");
     const text = readdirSync(copied).map((f) => readFileSync(join(copied, f), "utf8")).join("");
     expect(text).toContain("waiting up to 10 s for 1 request in flight");
