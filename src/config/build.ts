@@ -1,5 +1,6 @@
 import { Problem, renderPath } from "./problems.ts";
 import type { RawConfig } from "./schema.ts";
+import { cooldownKey } from "./pair.ts";
 import type { Alias, Backend, Config, Listen, LogLevel, LoggingConfig, PriorityGroup, Route, Timeouts } from "./types.ts";
 
 type Problems = Problem[];
@@ -85,7 +86,9 @@ function buildBackends(raw: RawConfig, problems: Problems) {
       basePath,
       query,
       apiKey: b.api_key,
-      auth: b.auth,
+      auth: b.auth ?? (b.protocol === "anthropic" ? "x-api-key" : "bearer"),
+      protocol: b.protocol ?? undefined,
+      streamUsage: b.stream_usage,
       headers,
       timeouts: timeoutsOf({ ...raw.timeouts, ...definedOnly(b.timeouts) }),
       enabled: b.enabled,
@@ -115,7 +118,7 @@ function buildRoutes(raw: RawConfig, backends: Config["backends"], problems: Pro
       if (routes.some((x) => x.backend === backend && x.model === r.model)) {
         return warn(problems, path, `duplicate route to ${r.backend} / ${r.model}; only the first is used`);
       }
-      routes.push({ alias, backend, model: r.model, priority: r.priority, weight: r.weight, key: `${backend.name}\u0000${r.model}` });
+      routes.push({ alias, backend, model: r.model, priority: r.priority, weight: r.weight, maxTokens: r.max_tokens ?? undefined, key: cooldownKey(backend.name, r.model) });
       byPriority.set(r.priority, routes);
     });
     const groups = [...byPriority.entries()]

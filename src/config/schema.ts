@@ -75,16 +75,26 @@ const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 export const AUTH_STYLES = ["bearer", "x-api-key", "none"] as const;
 
+/** What a backend speaks: OpenAI Chat Completions (and the other OpenAI endpoints), Anthropic Messages, or the OpenAI Responses API. */
+export const PROTOCOLS = ["openai", "anthropic", "openai-responses"] as const;
+
+/**
+ * Usage in OpenAI Chat streams: `auto` asks for it (`stream_options.include_usage`) on
+ * translated streams only; `off` never; `inject` on every stream, removing the extra
+ * usage chunk from a client that did not ask for it.
+ */
+export const STREAM_USAGE = ["auto", "off", "inject"] as const;
+
 const backendSchema = v.object(
   {
     name: v.nullish(text, ""),
     url: v.nullish(text, ""),
     api_key: v.nullish(text, ""),
     enabled: v.nullish(bool, true),
-    auth: v.nullish(
-      v.picklist(AUTH_STYLES, (issue) => `expected one of bearer, x-api-key, none; got ${describeValue(issue.input)}`),
-      "bearer",
-    ),
+    // Absent: bearer, or x-api-key for `protocol: anthropic` (build.ts decides).
+    auth: v.nullish(v.picklist(AUTH_STYLES, (issue) => `expected one of bearer, x-api-key, none; got ${describeValue(issue.input)}`)),
+    protocol: v.nullish(v.picklist(PROTOCOLS, (issue) => `expected one of ${PROTOCOLS.join(", ")}; got ${describeValue(issue.input)}`)),
+    stream_usage: v.nullish(v.picklist(STREAM_USAGE, (issue) => `expected one of ${STREAM_USAGE.join(", ")}; got ${describeValue(issue.input)}`), "auto"),
     headers: v.nullish(
       v.record(
         v.pipe(v.string(), v.regex(HEADER_NAME, (issue) => `${JSON.stringify(issue.input)} is not a valid header name`)),
@@ -116,6 +126,7 @@ const routeSchema = v.object(
     priority: v.nullish(integer, 0),
     enabled: v.nullish(bool, true),
     weight: v.nullish(v.pipe(number, v.check((w) => w > 0 && Number.isFinite(w), "must be greater than 0")), 1),
+    max_tokens: v.nullish(v.pipe(integer, v.check((n) => n >= 1, "must be 1 or more"))),
   },
   mapping("a route (a mapping with backend, model, priority)"),
 );

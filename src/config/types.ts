@@ -1,7 +1,9 @@
 import type { Problem } from "./problems.ts";
-import type { AUTH_STYLES } from "./schema.ts";
+import type { AUTH_STYLES, PROTOCOLS, STREAM_USAGE } from "./schema.ts";
 
 export type AuthStyle = (typeof AUTH_STYLES)[number];
+export type BackendProtocol = (typeof PROTOCOLS)[number];
+export type StreamUsage = (typeof STREAM_USAGE)[number];
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
 /** Timeouts in milliseconds; 0 for `totalMs` means none. */
@@ -23,6 +25,9 @@ export interface Backend {
   readonly query: string;
   readonly apiKey: string;
   readonly auth: AuthStyle;
+  /** What the backend speaks; undefined: whatever the client spoke (the body passes through). */
+  readonly protocol: BackendProtocol | undefined;
+  readonly streamUsage: StreamUsage;
   /** `backends[].headers`, names lower-cased; they replace client headers of the same name. */
   readonly headers: readonly (readonly [string, string])[];
   /** `timeouts`, with this backend's overrides applied. */
@@ -35,6 +40,8 @@ export interface Route {
   readonly model: string;
   readonly priority: number;
   readonly weight: number;
+  /** `max_tokens`: the most output tokens a translated request asks this route for (and the default when the client names none). */
+  readonly maxTokens: number | undefined;
   /** The cooldown key: backend and model, as the original keys it. */
   readonly key: string;
 }

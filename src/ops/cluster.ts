@@ -1,4 +1,5 @@
 import { RedisClient } from "bun";
+import { decodePair, encodePair } from "../config/pair.ts";
 import type { Cooldown, CooldownChange, CooldownTable } from "../proxy/cooldown.ts";
 import type { Logger } from "../log/logger.ts";
 
@@ -93,8 +94,8 @@ export class ClusterLink {
     this.close();
   }
 
-  private cooldownKey = (key: string) => `${this.o.prefix}cooldown:${encodeKey(key)}`;
-  private probeKey = (key: string) => `${this.o.prefix}probe:${encodeKey(key)}`;
+  private cooldownKey = (key: string) => `${this.o.prefix}cooldown:${encodePair(key)}`;
+  private probeKey = (key: string) => `${this.o.prefix}probe:${encodePair(key)}`;
 
   private async connect(): Promise<void> {
     if (this.stopped) return;
@@ -302,7 +303,7 @@ export class ClusterLink {
     const remote = new Map<string, Cooldown>();
     names.forEach((name, i) => {
       const value = values[i];
-      if (value) remote.set(decodeKey(name.slice(prefix.length)), JSON.parse(value) as Cooldown);
+      if (value) remote.set(decodePair(name.slice(prefix.length)), JSON.parse(value) as Cooldown);
     });
     const { table } = this.o;
     for (const [key, entry] of remote) {
@@ -327,5 +328,3 @@ export class ClusterLink {
   }
 }
 
-const encodeKey = (key: string) => key.split("\u0000").map(encodeURIComponent).join("/");
-const decodeKey = (encoded: string) => encoded.split("/").map(decodeURIComponent).join("\u0000");

@@ -1,6 +1,7 @@
 // The one import of the cooldown table's types: when it moves, only this line changes.
 import type { Cooldown, CooldownChange, CooldownTable } from "../proxy/cooldown.ts";
 import type { CooldownWrites } from "./ledger-schema.ts";
+import { decodePair, encodePair } from "../config/pair.ts";
 
 /**
  * The cooldown table, saved in the ledger's database so a restart (even `kill -9`)
@@ -18,9 +19,7 @@ export interface SavedCooldown {
   readonly failures: number;
 }
 
-// Pair keys hold NUL ("backend\u0000model"), which Postgres text cannot store.
-export const encodePair = (key: string) => key.split("\u0000").map(encodeURIComponent).join("/");
-export const decodePair = (stored: string) => stored.split("/").map(decodeURIComponent).join("\u0000");
+// Pair keys hold NUL ("backend\u0000model"), which Postgres text cannot store: rows keep them encoded.
 
 export class CooldownStore {
   private clearAll = false;

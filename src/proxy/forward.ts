@@ -8,6 +8,8 @@ import { describeRoute, withDecorations } from "./decorations.ts";
 import { finalAnswer } from "./final-answer.ts";
 import type { Answer, Outcome } from "./outcome.ts";
 import type { ProxyRequest } from "./request.ts";
+import { ownAnswer } from "./own-answer.ts";
+import { modeOf } from "./route-mode.ts";
 import { plan } from "./router.ts";
 import type { StreamEnd } from "./stream.ts";
 
@@ -63,7 +65,8 @@ export interface Forwarded {
 export async function forward(ctx: ProxyContext, req: ProxyRequest): Promise<Forwarded> {
   const { config, cooldowns, log, observer } = ctx;
   const started = performance.now();
-  const candidates = plan(req.alias, (key) => cooldowns.remaining(key, Date.now()));
+  const mode = modeOf(req.path, req.protocol);
+  const candidates = plan(req.alias, (key) => cooldowns.remaining(key, Date.now()), Math.random, (route) => mode(route) !== "skip");
   const records: AttemptRecord[] = [];
   const record = (status: number, outcome: RequestRecord["outcome"], route?: Route, streamEnd?: StreamEnd): RequestRecord => ({
     id: req.id,
@@ -75,6 +78,11 @@ export async function forward(ctx: ProxyContext, req: ProxyRequest): Promise<For
     route,
     streamEnd,
   });
+  const own = ownAnswer(ctx, req, candidates, mode);
+  if (own) {
+    observer?.request(req.alias.name, own.status < 400 ? "served" : "rejected", own.status);
+    return { response: own, done: Promise.resolve(record(own.status, own.status < 400 ? "served" : "failed")) };
+  }
   let cooling = candidates.cooling;
   let timedOut = false;
   let last: { answer: Answer; route: Route } | undefined;

@@ -3,8 +3,9 @@ import { clientHeaders } from "../upstream/headers.ts";
 import { looksComplete } from "../upstream/json-scan.ts";
 import { lost, plainReader, type Exchange } from "./attempt.ts";
 import { findPattern, isErrorStatus, isRequestFault, jsonHasError } from "./detect.ts";
-import { failed, type Outcome } from "./outcome.ts";
+import { failed, type Answer, type Outcome } from "./outcome.ts";
 import { passthroughBody, type ChunkTransform, type StreamEnd } from "./stream.ts";
+import { answerContext, jsonHeaders, translatedError } from "./translate.ts";
 
 /**
  * A JSON answer, or any non-2xx one: judged on at most `limits.inspect_kib` of its
@@ -18,23 +19,26 @@ import { passthroughBody, type ChunkTransform, type StreamEnd } from "./stream.t
  * - 2xx larger than the bound: passed on as it comes.
  */
 export async function judgeAnswer(ex: Exchange): Promise<Outcome> {
-  const { ctx, res, control } = ex;
+  const { ctx, res, control, translator } = ex;
   const { config } = ctx;
   const status = res.status;
   const firstByteMs = performance.now() - ex.started;
   const reader = plainReader(ex);
   if (!("read" in reader)) return reader;
   control.readingBody();
+  // A translated 2xx answer is rebuilt, so it is read whole (up to limits.max_response_mb); anything else is judged on its first inspect_kib.
+  const ok = status >= 200 && status < 300;
+  const limit = translator && ok ? config.maxResponseBytes + 1 : config.inspectBytes;
   let prefix;
   try {
-    prefix = await readPrefix(reader, config.inspectBytes, () => control.touch());
+    prefix = await readPrefix(reader, limit, () => control.touch());
   } catch (error) {
     return lost(ex, error, true);
   }
   const headers = clientHeaders(res.headers, true, ctx.mask);
   const bytes = joined(prefix.chunks);
   const text = bytes.toString("utf8");
-  const finishedNow = () => Promise.resolve<StreamEnd>({ kind: "complete", bytes: bytes.length });
+  const finishedNow = (size: number) => Promise.resolve<StreamEnd>({ kind: "complete", bytes: size });
   const rest = (transform?: ChunkTransform): { body: ReadableStream<Uint8Array>; finished: Promise<StreamEnd> } => {
     const { promise, resolve } = Promise.withResolvers<StreamEnd>();
     return { body: passthroughBody(prefix.chunks, reader, control, resolve, transform), finished: promise };
@@ -43,32 +47,50 @@ export async function judgeAnswer(ex: Exchange): Promise<Outcome> {
     if (!prefix.done) control.abort();
     else control.release();
   };
+  // An error answer, in the client's protocol when the route was translated.
+  const answerOf = (answerStatus: number): Answer => (translator ? translatedError(translator, answerStatus, text, headers) : { status: answerStatus, headers, body: text });
 
-  if (status < 200 || status >= 300) {
-    const answer = { status, headers, body: text };
+  if (!ok) {
     if (isErrorStatus(config, status)) {
       stop();
-      return failed("status", `status ${status}`, status, res.headers, answer, isRequestFault(status, text));
+      return failed("status", `status ${status}`, status, res.headers, answerOf(status), isRequestFault(status, text));
     }
     const pattern = findPattern(config, text);
     if (pattern !== undefined) {
       stop();
-      return failed("pattern", `status ${status} with "${pattern}"`, status, res.headers, answer, isRequestFault(status, text));
+      return failed("pattern", `status ${status} with "${pattern}"`, status, res.headers, answerOf(status), isRequestFault(status, text));
+    }
+    if (translator) {
+      // Returned as is, in the client's protocol: the error a translator makes holds what the client needs of it.
+      stop();
+      const answer = answerOf(status);
+      return { kind: "served", status: answer.status, headers: [...answer.headers], body: ctx.mask(answer.body), streaming: false, firstByteMs, finished: finishedNow(answer.body.length) };
     }
     if (prefix.done) {
       control.release();
-      return { kind: "served", status, headers, body: ctx.mask(text), streaming: false, firstByteMs, finished: finishedNow() };
+      return { kind: "served", status, headers, body: ctx.mask(text), streaming: false, firstByteMs, finished: finishedNow(bytes.length) };
     }
     return { kind: "served", status, headers, ...rest(maskingChunks(ctx.mask)), streaming: false, firstByteMs };
   }
 
-  if (!prefix.done) return { kind: "served", status, headers, ...rest(), streaming: false, firstByteMs };
+  if (!prefix.done) {
+    if (!translator) return { kind: "served", status, headers, ...rest(), streaming: false, firstByteMs };
+    control.abort();
+    return failed("too_large", `status ${status} with an answer over limits.max_response_mb (${config.maxResponseBytes / 1024 / 1024} MiB), too large to translate`, status, res.headers);
+  }
   control.release();
   if (!looksComplete(text)) return failed("malformed", `status ${status} with a JSON body that is cut short or malformed`, status, res.headers);
-  if (jsonHasError(text)) {
-    return failed("error_body", `status ${status} with an error body`, status, res.headers, { status: 502, headers, body: text }, isRequestFault(status, text));
+  if (jsonHasError(text)) return failed("error_body", `status ${status} with an error body`, status, res.headers, answerOf(502), isRequestFault(status, text));
+  if (!translator) return { kind: "served", status, headers, body: bytes, streaming: false, firstByteMs, finished: finishedNow(bytes.length) };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return failed("malformed", `status ${status} with a body that is not JSON`, status, res.headers);
   }
-  return { kind: "served", status, headers, body: bytes, streaming: false, firstByteMs, finished: finishedNow() };
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return failed("malformed", `status ${status} with JSON that is not an object`, status, res.headers);
+  const body = JSON.stringify(translator.response(parsed as Record<string, unknown>, answerContext(ex.req)));
+  return { kind: "served", status, headers: jsonHeaders(headers), body, streaming: false, firstByteMs, finished: finishedNow(body.length) };
 }
 
 /** Characters a key never contains: a safe place to cut text between two masked pieces. */

@@ -21,7 +21,8 @@ export type FailureKind =
   | "first_byte_timeout"
   | "idle_timeout"
   | "total_timeout"
-  | "too_large";
+  | "too_large"
+  | "not_translatable";
 
 /** What one attempt came to. Expected upstream trouble is a value, never thrown. */
 export type Outcome =

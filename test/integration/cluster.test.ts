@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { cooldownKey } from "../../src/config/pair.ts";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,7 +10,7 @@ import { CapturedLog, startProxy, type TestProxy } from "../helpers/proxy.ts";
 import { freePort, redisServerPath, TestRedis } from "../helpers/redis.ts";
 
 const KEY = "sk-cluster-test-key-0000";
-const PAIR = "limited\u0000real-a";
+const PAIR = cooldownKey("limited", "real-a");
 
 if (!redisServerPath && process.env.CI !== "true") {
   console.warn("cluster tests skipped: redis-server is not installed (Debian: apt-get install redis-server); .ci/run installs it");
