@@ -4,6 +4,7 @@ import { describePlans } from "./config/describe.ts";
 import { ConfigError, type Problem } from "./config/problems.ts";
 import { relaunchIfCapped } from "./relaunch.ts";
 import { serve } from "./serve.ts";
+import { usageCommand } from "./usage-command.ts";
 import type { ProxyServer } from "./server/server.ts";
 import { COMMIT, VERSION } from "./config/version.ts";
 import { plural } from "./log/text.ts";
@@ -15,6 +16,8 @@ export const USAGE = `llm-proxy ${VERSION} — one endpoint and one key for ever
 Usage:
   llm-proxy [-config config.yaml]     start the proxy
   llm-proxy --check [-config FILE]    validate the config, print warnings and errors, do not serve
+  llm-proxy usage [-config FILE] [--since 7d] [--by key]
+                                      print the usage ledger: requests, tokens, cost (usage --help)
   llm-proxy --version                 print the version
   llm-proxy --help                    print this help
 
@@ -97,6 +100,7 @@ async function check(path: string): Promise<number> {
  */
 export async function main(argv: readonly string[], onServing?: (proxy: ProxyServer) => void, relaunch = false): Promise<number> {
   try {
+    if (argv[0] === "usage") return await usageCommand(argv.slice(1));
     const args = parseArgs(argv);
     if (args.help) {
       process.stdout.write(USAGE);

@@ -1,5 +1,6 @@
 import { Problem, renderPath } from "./problems.ts";
 import type { RawConfig } from "./schema.ts";
+import { buildKeys } from "./keys.ts";
 import { cooldownKey } from "./pair.ts";
 import type { Alias, Backend, Config, Listen, LogLevel, LoggingConfig, PriorityGroup, Route, Timeouts } from "./types.ts";
 
@@ -89,6 +90,7 @@ function buildBackends(raw: RawConfig, problems: Problems) {
       auth: b.auth ?? (b.protocol === "anthropic" ? "x-api-key" : "bearer"),
       protocol: b.protocol ?? undefined,
       streamUsage: b.stream_usage,
+      price: b.price ?? undefined,
       headers,
       timeouts: timeoutsOf({ ...raw.timeouts, ...definedOnly(b.timeouts) }),
       enabled: b.enabled,
@@ -118,7 +120,7 @@ function buildRoutes(raw: RawConfig, backends: Config["backends"], problems: Pro
       if (routes.some((x) => x.backend === backend && x.model === r.model)) {
         return warn(problems, path, `duplicate route to ${r.backend} / ${r.model}; only the first is used`);
       }
-      routes.push({ alias, backend, model: r.model, priority: r.priority, weight: r.weight, maxTokens: r.max_tokens ?? undefined, key: cooldownKey(backend.name, r.model) });
+      routes.push({ alias, backend, model: r.model, priority: r.priority, weight: r.weight, maxTokens: r.max_tokens ?? undefined, price: r.price ?? backend.price, key: cooldownKey(backend.name, r.model) });
       byPriority.set(r.priority, routes);
     });
     const groups = [...byPriority.entries()]
@@ -205,6 +207,11 @@ export function buildConfig(raw: RawConfig, file: string, problems: Problems): C
   }
   const groups = buildRoutes(raw, backends, problems);
   const aliases = buildAliases(raw, groups, problems);
+  const { keys, secrets: keySecrets } = buildKeys(raw, new Set(aliases.keys()), problems);
+  secrets.push(...keySecrets);
+  if (keys.length > 0 && !proxyKey) {
+    warn(problems, ["keys"], "keys are set but proxy_api_key is not: every request needs one of the keys, and /status, cooldown clearing and everyone's /usage are refused to all (they need proxy_api_key)");
+  }
   let cooldownSeconds = raw.fallback.cooldown_seconds;
   if (cooldownSeconds < 0) {
     warn(problems, ["fallback", "cooldown_seconds"], "must not be negative; using 0 (no cooldown)");
@@ -238,6 +245,8 @@ export function buildConfig(raw: RawConfig, file: string, problems: Problems): C
     errorPatterns: raw.detection.error_patterns.filter((p) => p !== ""),
     logging: buildLogging(raw, problems),
     secrets: [...new Set(secrets.filter((s) => s.length > 0))].sort((a, b) => b.length - a.length),
+    keys: new Map(keys.map((k) => [k.digest, k])),
+    usage: { enabled: raw.usage.enabled, database: raw.usage.database, retentionDays: raw.usage.retention_days },
     warnings: problems.filter((p) => p.severity === "warning"),
   };
 }

@@ -1,3 +1,4 @@
+import type { VirtualKey } from "./keys.ts";
 import type { Problem } from "./problems.ts";
 import type { AUTH_STYLES, PROTOCOLS, STREAM_USAGE } from "./schema.ts";
 
@@ -28,6 +29,8 @@ export interface Backend {
   /** What the backend speaks; undefined: whatever the client spoke (the body passes through). */
   readonly protocol: BackendProtocol | undefined;
   readonly streamUsage: StreamUsage;
+  /** `price`, USD per million tokens; undefined: not priced. */
+  readonly price: Price | undefined;
   /** `backends[].headers`, names lower-cased; they replace client headers of the same name. */
   readonly headers: readonly (readonly [string, string])[];
   /** `timeouts`, with this backend's overrides applied. */
@@ -42,6 +45,8 @@ export interface Route {
   readonly weight: number;
   /** `max_tokens`: the most output tokens a translated request asks this route for (and the default when the client names none). */
   readonly maxTokens: number | undefined;
+  /** The route's `price`, else its backend's. */
+  readonly price: Price | undefined;
   /** The cooldown key: backend and model, as the original keys it. */
   readonly key: string;
 }
@@ -125,4 +130,16 @@ export interface Config {
   /** Every configured secret (keys, credential headers), for masking. */
   readonly secrets: readonly string[];
   readonly warnings: readonly Problem[];
+  /** `keys:`, enabled ones, by the SHA-256 of their value. */
+  readonly keys: ReadonlyMap<string, VirtualKey>;
+  /** `usage`: the ledger. */
+  readonly usage: { readonly enabled: boolean; readonly database: string; readonly retentionDays: number };
+}
+
+/** USD per million tokens. */
+export interface Price {
+  readonly input: number;
+  readonly output: number;
+  readonly cache_read?: number;
+  readonly cache_write?: number;
 }

@@ -63,12 +63,13 @@ export class ClusterLink {
   private readonly expiryTimers = new Map<string, Timer>();
   /** Keys whose local entry came from another instance. */
   private readonly mirrored = new Set<string>();
+  private readonly unlisten: () => void;
 
   constructor(private readonly o: ClusterOptions) {
     this.channel = `${o.prefix}events`;
     this.resyncMs = o.resyncMs ?? 5000;
     this.probeLockMs = o.probeLockMs ?? 30_000;
-    o.table.onChange = (change) => this.local(change);
+    this.unlisten = o.table.listen((change) => this.local(change));
   }
 
   get connected(): boolean {
@@ -86,7 +87,7 @@ export class ClusterLink {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.o.table.onChange = undefined;
+    this.unlisten();
     clearTimeout(this.reconnectTimer);
     clearInterval(this.resyncTimer);
     for (const timer of this.expiryTimers.values()) clearTimeout(timer);

@@ -73,21 +73,9 @@ export class CooldownStore {
   }
 }
 
-/**
- * Saves every change the table makes through `store`. The table has one `onChange`
- * slot, which the cluster link also sets in its constructor: call this after
- * creating the link (the previous listener keeps being called). Returns the undo.
- */
+/** Saves every change the table makes through `store`. Returns the way to stop. */
 export function persistCooldowns(table: CooldownTable, store: CooldownStore): () => void {
-  const previous = table.onChange;
-  const listener = (change: CooldownChange) => {
-    previous?.(change);
-    store.save(change);
-  };
-  table.onChange = listener;
-  return () => {
-    if (table.onChange === listener) table.onChange = previous;
-  };
+  return table.listen((change: CooldownChange) => store.save(change));
 }
 
 /**

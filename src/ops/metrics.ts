@@ -1,3 +1,6 @@
+import type { RequestRecord } from "../proxy/forward.ts";
+import { costOf } from "./ledger-cost.ts";
+
 /**
  * Prometheus metrics without a client library: counters, gauges and histograms
  * keyed by label values, a registry that renders them, and the proxy's own families.
@@ -325,6 +328,16 @@ export class ProxyMetrics {
     "Response body bytes relayed from each backend and model to clients.",
     ["backend", "model"],
   );
+  private readonly tokens = this.registry.counter(
+    "llm_proxy_tokens_total",
+    "Tokens the providers reported, by key name (empty for the proxy key), alias, backend, model and kind (input without cache, cache_read, cache_write, output).",
+    ["key", "alias", "backend", "model", "kind"],
+  );
+  private readonly cost = this.registry.counter(
+    "llm_proxy_cost_usd_total",
+    "Cost in USD at the configured prices, by key name, alias, backend and model.",
+    ["key", "alias", "backend", "model"],
+  );
   private readonly inFlightNow = this.registry.gauge("llm_proxy_requests_in_flight", "Client requests being handled now.", []);
   private readonly reloads = this.registry.counter("llm_proxy_config_reloads_total", "Configuration reloads, applied (ok) or refused (rejected).", ["result"]);
   // Values of the moment, set by render() from its snapshot and the process.
@@ -359,6 +372,21 @@ export class ProxyMetrics {
 
   streamedBytes(backend: string, model: string, bytes: number): void {
     this.bytes.inc([backend, model], bytes);
+  }
+
+  /** A proxied request is over: the tokens its answer reported, and their cost. */
+  usage(r: RequestRecord): void {
+    const u = r.usage;
+    if (!u) return;
+    const key = r.request.key ?? "";
+    const alias = r.request.alias.name;
+    const backend = r.route?.backend.name ?? "";
+    const model = r.route?.model ?? "";
+    this.tokens.inc([key, alias, backend, model, "input"], u.input);
+    this.tokens.inc([key, alias, backend, model, "cache_read"], u.cacheRead);
+    this.tokens.inc([key, alias, backend, model, "cache_write"], u.cacheWrite);
+    this.tokens.inc([key, alias, backend, model, "output"], u.output);
+    this.cost.inc([key, alias, backend, model], costOf(u, r.route?.price));
   }
 
   inFlight(delta: 1 | -1): void {

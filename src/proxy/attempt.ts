@@ -117,13 +117,15 @@ function passOn(ex: Exchange): Outcome {
   const firstByteMs = performance.now() - ex.started;
   if (!res.body) {
     control.release();
-    return { kind: "served", status: res.status, headers, body: null, streaming: false, firstByteMs, finished: Promise.resolve({ kind: "complete", bytes: 0 }) };
+    return { kind: "served", status: res.status, headers, body: null, streaming: false, firstByteMs, finished: Promise.resolve({ kind: "complete", bytes: 0 }), usage: noUsage };
   }
   control.readingBody();
   const { promise, resolve } = Promise.withResolvers<StreamEnd>();
   const body = passthroughBody([], res.body.getReader() as ReadableStreamDefaultReader<Uint8Array>, control, resolve);
-  return { kind: "served", status: res.status, headers, body, streaming: false, firstByteMs, finished: promise };
+  return { kind: "served", status: res.status, headers, body, streaming: false, firstByteMs, finished: promise, usage: noUsage };
 }
+
+export const noUsage = () => undefined;
 
 /** The body as plain bytes, or a failure when its content-encoding is one the proxy cannot undo. */
 export function plainReader(ex: Exchange): ReadableStreamDefaultReader<Uint8Array> | Outcome {

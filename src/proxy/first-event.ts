@@ -63,7 +63,7 @@ export async function firstEvent(ex: Exchange): Promise<Outcome> {
   control.readingBody();
   const firstByteMs = performance.now() - ex.started;
   const { promise, resolve } = Promise.withResolvers<StreamEnd>();
-  const shape = ex.translator ? new TranslatingShape(ex.translator.stream(answerContext(ex.req))) : new PassthroughShape(streamProtocol(ex.req.path));
+  const shape = ex.translator ? new TranslatingShape(ex.translator.stream(answerContext(ex.req)), ex.translator.backend) : new PassthroughShape(streamProtocol(ex.req.path));
   const body = committedStream({ held, reader, control, shape, onEnd: resolve });
-  return { kind: "served", status: res.status, headers, body, streaming: true, firstByteMs, finished: promise };
+  return { kind: "served", status: res.status, headers, body, streaming: true, firstByteMs, finished: promise, usage: () => shape.usage };
 }

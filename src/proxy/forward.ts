@@ -1,4 +1,5 @@
 import type { Route } from "../config/types.ts";
+import type { Usage } from "../protocols/types.ts";
 import type { Logger } from "../log/logger.ts";
 import { plural } from "../log/text.ts";
 import { attempt, type AttemptContext } from "./attempt.ts";
@@ -50,6 +51,10 @@ export interface RequestRecord {
   readonly totalMs: number;
   readonly route?: Route;
   readonly streamEnd?: StreamEnd;
+  /** What `first_byte_seconds` bounds, for the answer that served: its head, or a stream's first event. */
+  readonly firstByteMs?: number;
+  /** The tokens the answer reported (as far as it got, for a cut stream). */
+  readonly usage?: Usage;
 }
 
 /** The answer to give the client now, and the request's end, which may come later (a stream). */
@@ -68,7 +73,7 @@ export async function forward(ctx: ProxyContext, req: ProxyRequest): Promise<For
   const mode = modeOf(req.path, req.protocol);
   const candidates = plan(req.alias, (key) => cooldowns.remaining(key, Date.now()), Math.random, (route) => mode(route) !== "skip");
   const records: AttemptRecord[] = [];
-  const record = (status: number, outcome: RequestRecord["outcome"], route?: Route, streamEnd?: StreamEnd): RequestRecord => ({
+  const record = (status: number, outcome: RequestRecord["outcome"], route?: Route, streamEnd?: StreamEnd, served?: { firstByteMs: number; usage: Usage | undefined }): RequestRecord => ({
     id: req.id,
     request: req,
     attempts: records,
@@ -77,6 +82,8 @@ export async function forward(ctx: ProxyContext, req: ProxyRequest): Promise<For
     totalMs: performance.now() - started,
     route,
     streamEnd,
+    firstByteMs: served?.firstByteMs,
+    usage: served?.usage,
   });
   const own = ownAnswer(ctx, req, candidates, mode);
   if (own) {
@@ -130,7 +137,8 @@ export async function forward(ctx: ProxyContext, req: ProxyRequest): Promise<For
         if (end.kind === "cut") coolDownCutStream(ctx, req, route, end.reason, outcome.streaming);
         else if (end.kind === "client_gone") log.info(`client went away before the end of the answer from ${describeRoute(route)}; upstream request aborted`, req.id);
         else if (outcome.streaming) log.debug(`stream from ${describeRoute(route)} complete: ${end.bytes} bytes`, req.id);
-        return record(outcome.status, end.kind === "complete" ? "served" : end.kind === "cut" ? "failed" : "client_gone", route, outcome.streaming ? end : undefined);
+        const served = { firstByteMs: outcome.firstByteMs, usage: outcome.usage() };
+        return record(outcome.status, end.kind === "complete" ? "served" : end.kind === "cut" ? "failed" : "client_gone", route, outcome.streaming ? end : undefined, served);
       });
       return { response, done };
     }

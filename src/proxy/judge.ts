@@ -1,11 +1,12 @@
 import { joined, readPrefix } from "../upstream/body.ts";
 import { clientHeaders } from "../upstream/headers.ts";
 import { looksComplete } from "../upstream/json-scan.ts";
-import { lost, plainReader, type Exchange } from "./attempt.ts";
+import { lost, noUsage, plainReader, type Exchange } from "./attempt.ts";
 import { findPattern, isErrorStatus, isRequestFault, jsonHasError } from "./detect.ts";
 import { failed, type Answer, type Outcome } from "./outcome.ts";
 import { passthroughBody, type ChunkTransform, type StreamEnd } from "./stream.ts";
 import { answerContext, jsonHeaders, translatedError } from "./translate.ts";
+import { answerProtocol, usageOfAnswer, usageOfText } from "./usage-tap.ts";
 
 /**
  * A JSON answer, or any non-2xx one: judged on at most `limits.inspect_kib` of its
@@ -64,24 +65,29 @@ export async function judgeAnswer(ex: Exchange): Promise<Outcome> {
       // Returned as is, in the client's protocol: the error a translator makes holds what the client needs of it.
       stop();
       const answer = answerOf(status);
-      return { kind: "served", status: answer.status, headers: [...answer.headers], body: ctx.mask(answer.body), streaming: false, firstByteMs, finished: finishedNow(answer.body.length) };
+      return { kind: "served", status: answer.status, headers: [...answer.headers], body: ctx.mask(answer.body), streaming: false, firstByteMs, finished: finishedNow(answer.body.length), usage: noUsage };
     }
     if (prefix.done) {
       control.release();
-      return { kind: "served", status, headers, body: ctx.mask(text), streaming: false, firstByteMs, finished: finishedNow(bytes.length) };
+      return { kind: "served", status, headers, body: ctx.mask(text), streaming: false, firstByteMs, finished: finishedNow(bytes.length), usage: noUsage };
     }
-    return { kind: "served", status, headers, ...rest(maskingChunks(ctx.mask)), streaming: false, firstByteMs };
+    return { kind: "served", status, headers, ...rest(maskingChunks(ctx.mask)), streaming: false, firstByteMs, usage: noUsage };
   }
 
   if (!prefix.done) {
-    if (!translator) return { kind: "served", status, headers, ...rest(), streaming: false, firstByteMs };
+    // Too long to hold before deciding: its usage, at the end, is not read.
+    if (!translator) return { kind: "served", status, headers, ...rest(), streaming: false, firstByteMs, usage: noUsage };
     control.abort();
     return failed("too_large", `status ${status} with an answer over limits.max_response_mb (${config.maxResponseBytes / 1024 / 1024} MiB), too large to translate`, status, res.headers);
   }
   control.release();
   if (!looksComplete(text)) return failed("malformed", `status ${status} with a JSON body that is cut short or malformed`, status, res.headers);
   if (jsonHasError(text)) return failed("error_body", `status ${status} with an error body`, status, res.headers, answerOf(502), isRequestFault(status, text));
-  if (!translator) return { kind: "served", status, headers, body: bytes, streaming: false, firstByteMs, finished: finishedNow(bytes.length) };
+  if (!translator) {
+    const protocol = answerProtocol(ex.req);
+    const usage = protocol ? usageOfText(protocol, text) : undefined;
+    return { kind: "served", status, headers, body: bytes, streaming: false, firstByteMs, finished: finishedNow(bytes.length), usage: () => usage };
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -90,7 +96,8 @@ export async function judgeAnswer(ex: Exchange): Promise<Outcome> {
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return failed("malformed", `status ${status} with JSON that is not an object`, status, res.headers);
   const body = JSON.stringify(translator.response(parsed as Record<string, unknown>, answerContext(ex.req)));
-  return { kind: "served", status, headers: jsonHeaders(headers), body, streaming: false, firstByteMs, finished: finishedNow(body.length) };
+  const usage = usageOfAnswer(translator.backend, parsed);
+  return { kind: "served", status, headers: jsonHeaders(headers), body, streaming: false, firstByteMs, finished: finishedNow(body.length), usage: () => usage };
 }
 
 /** Characters a key never contains: a safe place to cut text between two masked pieces. */

@@ -1,3 +1,4 @@
+import type { Usage } from "../protocols/types.ts";
 import type { StreamEnd } from "./stream.ts";
 
 /** An upstream answer kept to return as the final one if every route fails. */
@@ -37,6 +38,8 @@ export type Outcome =
       readonly firstByteMs: number;
       /** Resolves when the client has the whole body, or it was cut, or the client went away. */
       readonly finished: Promise<StreamEnd>;
+      /** The tokens the answer reported, as far as it got (read once it is finished). */
+      readonly usage: () => Usage | undefined;
     }
   | {
       readonly kind: "failed";

@@ -1,10 +1,12 @@
 import type { Route } from "../config/types.ts";
 import { renderEvent } from "../protocols/render.ts";
-import type { AnswerContext, JsonObject, Protocol, StreamTranslator, Translator } from "../protocols/types.ts";
+import type { AnswerContext, JsonObject, Protocol, StreamTranslator, Translator, Usage } from "../protocols/types.ts";
+import type { UsageFollower } from "../protocols/usage.ts";
 import { SseParser } from "../upstream/sse.ts";
 import type { Answer } from "./outcome.ts";
 import type { ProxyRequest } from "./request.ts";
 import type { StreamShape } from "./stream.ts";
+import { usageFollower } from "./usage-tap.ts";
 
 /** `max_tokens` for a target that requires it (Anthropic), when neither the client nor the route names one. */
 export const DEFAULT_MAX_TOKENS = 8192;
@@ -89,8 +91,18 @@ export function jsonHeaders(headers: readonly [string, string][]): [string, stri
 export class TranslatingShape implements StreamShape {
   private readonly parser = new SseParser();
   private done = false;
+  private readonly follower: UsageFollower;
 
-  constructor(private readonly stream: StreamTranslator) {}
+  constructor(
+    private readonly stream: StreamTranslator,
+    backend: Protocol,
+  ) {
+    this.follower = usageFollower(backend);
+  }
+
+  get usage(): Usage | undefined {
+    return this.follower.usage;
+  }
 
   get complete(): boolean {
     return this.stream.complete;
@@ -109,7 +121,9 @@ export class TranslatingShape implements StreamShape {
       } catch {
         // Not JSON (OpenAI's [DONE]): the translator takes the text.
       }
-      for (const event of this.stream.push({ event: e.event === "message" ? "" : e.event, data })) out += renderEvent(event);
+      const event = { event: e.event === "message" ? "" : e.event, data };
+      this.follower.push(event);
+      for (const translated of this.stream.push(event)) out += renderEvent(translated);
     }
     return out;
   }
