@@ -16,6 +16,7 @@ import type { ProxyRequest } from "./request.ts";
 import { routeMode } from "./route-mode.ts";
 import { passthroughBody, type StreamEnd } from "./stream.ts";
 import { translateRequest } from "./translate.ts";
+import { wantsInjection, withUsageOption } from "./inject-usage.ts";
 
 /** What every attempt of one configuration shares. */
 export interface AttemptContext {
@@ -84,10 +85,11 @@ export async function attempt(ctx: AttemptContext, req: ProxyRequest, route: Rou
 function requestFor(req: ProxyRequest, route: Route, translator: Translator | undefined): { url: string; headers: Headers; body: Uint8Array } | string {
   const { backend } = route;
   if (!translator) {
+    const body = rewriteModel(req.body, req.text, req.modelRanges, route.model);
     return {
       url: joinUrl(backend, req.path, req.search),
       headers: upstreamHeaders(req.headers, backend, { stream: req.stream }),
-      body: rewriteModel(req.body, req.text, req.modelRanges, route.model),
+      body: wantsInjection(req, route) ? withUsageOption(body) : body,
     };
   }
   const t = translateRequest(req, route, translator);

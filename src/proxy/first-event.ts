@@ -7,6 +7,7 @@ import { isErrorEvent, isRequestFault } from "./detect.ts";
 import { failed, type Outcome } from "./outcome.ts";
 import { committedStream, PassthroughShape, type StreamEnd } from "./stream.ts";
 import { answerContext, TranslatingShape, translatedError } from "./translate.ts";
+import { wantsInjection, withoutUsageChunk } from "./inject-usage.ts";
 
 /** A stream that sends this much without one complete event is not SSE: fall back rather than hold it all. */
 const MAX_BEFORE_FIRST_EVENT = 1024 * 1024;
@@ -63,7 +64,9 @@ export async function firstEvent(ex: Exchange): Promise<Outcome> {
   control.readingBody();
   const firstByteMs = performance.now() - ex.started;
   const { promise, resolve } = Promise.withResolvers<StreamEnd>();
-  const shape = ex.translator ? new TranslatingShape(ex.translator.stream(answerContext(ex.req)), ex.translator.backend) : new PassthroughShape(streamProtocol(ex.req.path));
+  const shape = ex.translator
+    ? new TranslatingShape(ex.translator.stream(answerContext(ex.req)), ex.translator.backend)
+    : new PassthroughShape(streamProtocol(ex.req.path), wantsInjection(ex.req, ex.route) ? withoutUsageChunk : undefined);
   const body = committedStream({ held, reader, control, shape, onEnd: resolve });
   return { kind: "served", status: res.status, headers, body, streaming: true, firstByteMs, finished: promise, usage: () => shape.usage };
 }

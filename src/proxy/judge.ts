@@ -2,7 +2,7 @@ import { joined, readPrefix } from "../upstream/body.ts";
 import { clientHeaders } from "../upstream/headers.ts";
 import { looksComplete } from "../upstream/json-scan.ts";
 import { lost, noUsage, plainReader, type Exchange } from "./attempt.ts";
-import { findPattern, isErrorStatus, isRequestFault, jsonHasError } from "./detect.ts";
+import { findPattern, isErrorStatus, isPathFault, isRequestFault, jsonHasError } from "./detect.ts";
 import { failed, type Answer, type Outcome } from "./outcome.ts";
 import { passthroughBody, type ChunkTransform, type StreamEnd } from "./stream.ts";
 import { answerContext, jsonHeaders, translatedError } from "./translate.ts";
@@ -54,7 +54,8 @@ export async function judgeAnswer(ex: Exchange): Promise<Outcome> {
   if (!ok) {
     if (isErrorStatus(config, status)) {
       stop();
-      return failed("status", `status ${status}`, status, res.headers, answerOf(status), isRequestFault(status, text));
+      const fault = isPathFault(status, text, ex.route.model) ? "path" : isRequestFault(status, text);
+      return failed("status", `status ${status}`, status, res.headers, answerOf(status), fault);
     }
     const pattern = findPattern(config, text);
     if (pattern !== undefined) {

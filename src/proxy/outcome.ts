@@ -49,13 +49,13 @@ export type Outcome =
       /** The provider's headers, for the cooldown policy (Retry-After and rate-limit resets). */
       readonly headers?: Headers;
       readonly answer?: Answer;
-      /** The request's own fault (400, 413, 422, context too long): fall back, but cool nothing. */
-      readonly requestFault: boolean;
+      /** Whose fault it was when it is not the pair's, so nothing cools: the request's (400, 413, 422, context too long) or the path's (a 404 for an endpoint the provider does not serve). */
+      readonly requestFault: boolean | "path";
     }
   | { readonly kind: "gone" };
 
 export type Failed = Extract<Outcome, { kind: "failed" }>;
 
-export function failed(failure: FailureKind, reason: string, status?: number, headers?: Headers, answer?: Answer, requestFault = false): Failed {
+export function failed(failure: FailureKind, reason: string, status?: number, headers?: Headers, answer?: Answer, requestFault: boolean | "path" = false): Failed {
   return { kind: "failed", failure, reason, status, headers, answer, requestFault };
 }

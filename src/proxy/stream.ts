@@ -68,7 +68,11 @@ export class PassthroughShape implements StreamShape {
   private readonly markers: readonly Buffer[];
   private readonly tap: UsageTap | undefined;
 
-  constructor(private readonly protocol: Protocol | undefined) {
+  constructor(
+    private readonly protocol: Protocol | undefined,
+    /** Takes out the usage chunk the proxy asked for on the client's behalf (stream_usage: inject). */
+    private readonly strip?: (chunk: Uint8Array) => Uint8Array,
+  ) {
     this.markers = protocol ? MARKERS[protocol] : [];
     this.tap = protocol ? new UsageTap(usageFollower(protocol)) : undefined;
   }
@@ -96,7 +100,7 @@ export class PassthroughShape implements StreamShape {
       }
       this.tail = view.subarray(Math.max(0, view.length - 32));
     } else if (bytes.length > 0) this.tail = Buffer.from(bytes.subarray(Math.max(0, bytes.length - 4)));
-    return bytes;
+    return this.strip ? this.strip(bytes) : bytes;
   }
 
   end(): string {
