@@ -1,4 +1,3 @@
-import { basename, dirname, extname, join } from "node:path";
 import type { LogLevel, LoggingConfig } from "../config/types.ts";
 import { FileDrop } from "./request-files.ts";
 import { FLUSH_EVERY_MS, localDate, pad, RollingFile } from "./rolling-file.ts";
@@ -18,12 +17,6 @@ const localTime = (d: Date) => {
   }
   return cachedTime;
 };
-
-/** `./logs/proxy.log` on 2026-11-26 → `./logs/proxy_2026-11-26.log`, as the original names it. */
-export function datedFileName(generalFile: string, date: Date): string {
-  const ext = extname(generalFile);
-  return join(dirname(generalFile), `${basename(generalFile, ext)}_${localDate(date)}${ext || ".log"}`);
-}
 
 export interface LogSink {
   write(line: string): void;

@@ -1,4 +1,4 @@
-import type { RequestRecord } from "../proxy/forward.ts";
+import type { RequestOutcome, RequestRecord } from "../proxy/forward.ts";
 import { costOf } from "./ledger-cost.ts";
 
 /**
@@ -273,7 +273,6 @@ export class Registry {
   }
 }
 
-export type RequestOutcome = "served" | "failed" | "rejected" | "client_gone";
 export type AttemptResult = "ok" | "failure";
 /** l1: the next route of the same alias; l2: a route of a fallback alias. */
 export type FallbackLevel = "l1" | "l2";
