@@ -9,8 +9,10 @@ import { setDefaultTimeout } from "bun:test";
 setDefaultTimeout(30_000);
 
 // At the end of the run: which optional tools were missing, and what they would have checked.
+// (An afterAll in the preload runs once, after every test file.)
+import { afterAll } from "bun:test";
 import { missingTools } from "./helpers/tools.ts";
-process.on("exit", () => {
+afterAll(() => {
   const text = missingTools();
-  if (text) process.stderr.write(text);
+  if (text) console.warn(text);
 });

@@ -22,7 +22,9 @@ function findBin(): string | undefined {
 
 /** Where postgres and initdb are; undefined when PostgreSQL is not installed (Debian: apt-get install postgresql). */
 export const postgresBin = findBin();
-export const postgresTool = optionalTool("postgres", postgresBin !== undefined, "apt-get install postgresql", "the usage ledger shared by instances in Postgres");
+// As root the server runs as the postgres user, through setpriv (util-linux).
+const canRun = postgresBin !== undefined && (process.getuid?.() !== 0 || Bun.which("setpriv") !== null);
+export const postgresTool = optionalTool("postgres", canRun, "apt-get install postgresql (and util-linux for setpriv)", "the usage ledger shared by instances in Postgres");
 
 /** Postgres refuses to run as root: as root, run it as this user (Debian's package creates `postgres`). */
 const RUN_AS = "postgres";
