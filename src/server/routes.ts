@@ -1,7 +1,7 @@
 import type { Server } from "bun";
 import type { Config } from "../config/types.ts";
 import type { ClusterStatus } from "../ops/cluster.ts";
-import { METRICS_CONTENT_TYPE } from "../ops/metrics.ts";
+import { METRICS_CONTENT_TYPE } from "../ops/prometheus.ts";
 import { errorResponse, protocolOf, type Protocol } from "../proxy/errors.ts";
 import { forward, type Forwarded, type ProxyContext } from "../proxy/forward.ts";
 import { spendOf } from "../ops/usage-record.ts";

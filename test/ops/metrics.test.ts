@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { promtool, promtoolTool } from "../helpers/promtool.ts";
-import { Counter, formatNumber, Gauge, Histogram, MetricsError, OVERFLOW, ProxyMetrics, Registry } from "../../src/ops/metrics.ts";
+import { ProxyMetrics } from "../../src/ops/metrics.ts";
+import { Counter, formatNumber, Gauge, Histogram, MetricsError, OVERFLOW, Registry } from "../../src/ops/prometheus.ts";
 
 const withPromtool = test.skipIf(!promtoolTool.run);
 
