@@ -179,6 +179,10 @@ logging:
   level: "${level}"
   general_file: "${join(logDir, "proxy.log")}"
   mask_sensitive: true
+
+# Each proxy its own ledger, as each instance of a real deployment (an older proxy warns about the key and ignores it).
+usage:
+  database: "${join(logDir, "..", "usage.db")}"
 `;
 }
 

@@ -7,6 +7,8 @@ const DAY_MS = 86_400_000;
 /** The most rows one insert statement carries (16 columns each: well under Postgres's 65 535 parameters). */
 const MAX_INSERT_ROWS = 1000;
 const RETRY_MIN_MS = 1000;
+/** A flush that found the SQLite file locked by another process is tried again this soon. */
+const BUSY_RETRY_MS = 50;
 const RETRY_MAX_MS = 30_000;
 
 const reason = (error: unknown) => (error instanceof Error ? error.message : String(error));
@@ -38,6 +40,8 @@ export class BufferedLedger implements Ledger {
   private batches = 0;
   private failedWrites = 0;
   private failing = false;
+  /** The last failure was a busy file, not an outage: nothing was said, nothing to say on recovery. */
+  private busy = false;
   private retryAt = 0;
   private retryMs = RETRY_MIN_MS;
   /** Counted over one outage, for the message when it ends. */
@@ -195,8 +199,16 @@ export class BufferedLedger implements Ledger {
 
   private failed(error: unknown): void {
     this.failedWrites++;
-    if (!this.failing) {
+    // Another process held the file's write lock (workers share it): not an outage, just later.
+    if ((error as { code?: unknown } | undefined)?.code === "SQLITE_BUSY" && (!this.failing || this.busy)) {
       this.failing = true;
+      this.busy = true;
+      this.retryAt = Date.now() + BUSY_RETRY_MS;
+      return;
+    }
+    if (!this.failing || this.busy) {
+      this.failing = true;
+      this.busy = false;
       this.retryMs = RETRY_MIN_MS;
       this.log("warn", `ledger: cannot write to ${this.store.where} (${reason(error)}); keeping up to ${this.maxBufferRows} rows in memory and retrying`);
     } else {
@@ -208,6 +220,10 @@ export class BufferedLedger implements Ledger {
   private recovered(): void {
     if (!this.failing && this.droppedInOutage === 0) return;
     this.failing = false;
+    if (this.busy) {
+      this.busy = false;
+      if (this.droppedInOutage === 0) return;
+    }
     const lost = this.droppedInOutage === 0 ? "no rows lost" : `${this.droppedInOutage} rows dropped meanwhile`;
     this.log("info", `ledger: writing to ${this.store.where} again; ${lost}`);
     this.droppedInOutage = 0;

@@ -74,8 +74,9 @@ export class SqliteStore implements LedgerStore {
       db = new Database(path, { create: true, strict: true });
       db.run("PRAGMA journal_mode = WAL");
       db.run("PRAGMA synchronous = NORMAL");
-      // Other processes (workers) may hold the write lock for a moment; a flush that waits longer fails and retries.
-      db.run("PRAGMA busy_timeout = 250");
+      // Writes run on the event loop, which must not stall: another process (a worker) holding
+      // the write lock longer than this makes the flush fail and be tried again shortly.
+      db.run("PRAGMA busy_timeout = 20");
       for (const ddl of usageDdl("sqlite")) db.run(ddl);
       return new SqliteStore(db, path);
     } catch (error) {

@@ -1,4 +1,4 @@
-import { joined, readPrefix, type Prefix } from "../upstream/body.ts";
+import { isEncoded, joined, readPrefix, type Prefix } from "../upstream/body.ts";
 import { clientHeaders } from "../upstream/headers.ts";
 import { looksComplete } from "../upstream/json-scan.ts";
 import { lost, noUsage, plainReader, type Exchange } from "./attempt.ts";
@@ -22,20 +22,23 @@ import { answerProtocol, usageOfAnswer, usageOfText } from "./usage-tap.ts";
 export async function judgeAnswer(ex: Exchange): Promise<Outcome> {
   const { ctx, res, control, translator } = ex;
   const firstByteMs = performance.now() - ex.started;
-  const reader = plainReader(ex);
-  if (!("read" in reader)) return reader;
-  control.readingBody();
   // A translated 2xx answer is rebuilt, so it is read whole (up to limits.max_response_mb); anything else is judged on its first inspect_kib.
   const ok = res.status >= 200 && res.status < 300;
   const limit = translator && ok ? ctx.config.maxResponseBytes + 1 : ctx.config.inspectBytes;
+  // The common case, a small uncompressed body of a known length, is read in one go.
+  const length = Number(res.headers.get("content-length") ?? Number.NaN);
+  const whole = length <= limit && !isEncoded(res.headers.get("content-encoding"));
+  const reader = whole ? undefined : plainReader(ex);
+  if (reader !== undefined && !("read" in reader)) return reader;
+  control.readingBody();
   let prefix: Prefix;
   try {
-    prefix = await readPrefix(reader, limit, () => control.touch());
+    prefix = reader ? await readPrefix(reader, limit, () => control.touch()) : { chunks: [await res.bytes()], bytes: length, done: true };
   } catch (error) {
     return lost(ex, error, true);
   }
   const bytes = joined(prefix.chunks);
-  const read: Read = { reader, prefix, bytes, text: bytes.toString("utf8"), headers: clientHeaders(res.headers, true, ctx.mask), firstByteMs };
+  const read: Read = { reader: reader ?? EMPTY_READER, prefix, bytes, text: bytes.toString("utf8"), headers: clientHeaders(res.headers, true, ctx.mask), firstByteMs };
   return ok ? judgeSuccess(ex, read) : judgeError(ex, read);
 }
 
@@ -48,6 +51,9 @@ interface Read {
   readonly headers: [string, string][];
   readonly firstByteMs: number;
 }
+
+/** For a body read whole: nothing is left to read. */
+const EMPTY_READER = new ReadableStream<Uint8Array>({ start: (c) => c.close() }).getReader() as ReadableStreamDefaultReader<Uint8Array>;
 
 const finishedNow = (size: number) => Promise.resolve<StreamEnd>({ kind: "complete", bytes: size });
 

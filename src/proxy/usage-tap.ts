@@ -1,5 +1,6 @@
 import { responsesUsageFromResponse, responsesUsageReader } from "../protocols/responses-usage.ts";
 import type { Protocol, StreamEvent, Usage } from "../protocols/types.ts";
+import { stringEnd } from "../upstream/json-scan.ts";
 import { followAnthropicUsage, followChatUsage, readAnthropicUsage, readChatUsage, type UsageFollower } from "../protocols/usage.ts";
 
 /**
@@ -30,15 +31,42 @@ export function usageOfAnswer(protocol: Protocol, answer: unknown): Usage | unde
   return readChatUsage(answer);
 }
 
-/** The usage of a JSON answer's text: parsed only when the text names a usage at all. */
+/**
+ * The usage of a JSON answer's text. Only its `usage` object is parsed, not the whole
+ * answer: inside JSON strings a quote is escaped, so the last `"usage":` of the text
+ * is a key (answers put it at the end, at the top level).
+ */
 export function usageOfText(protocol: Protocol, text: string): Usage | undefined {
-  if (!text.includes('"usage"')) return undefined;
+  const at = text.lastIndexOf('"usage"');
+  if (at === -1) return undefined;
+  let i = at + 7;
+  while (text.charCodeAt(i) <= 32) i++;
+  if (text.charCodeAt(i) !== 58) return undefined;
+  i++;
+  while (text.charCodeAt(i) <= 32) i++;
+  if (text.charCodeAt(i) !== 123) return undefined;
+  const end = objectEnd(text, i);
+  if (end === -1) return undefined;
   try {
-    return usageOfAnswer(protocol, JSON.parse(text));
+    return usageOfAnswer(protocol, { usage: JSON.parse(text.slice(i, end + 1)) });
   } catch {
-    // Not JSON (judged elsewhere): no usage to read.
+    // Not JSON after all: no usage to read.
     return undefined;
   }
+}
+
+/** Where the JSON object starting at `start` (a `{`) ends, or -1. */
+function objectEnd(text: string, start: number): number {
+  let depth = 0;
+  for (let i = start; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34) {
+      i = stringEnd(text, i);
+      if (i >= text.length) return -1;
+    } else if (c === 123) depth++;
+    else if (c === 125 && --depth === 0) return i;
+  }
+  return -1;
 }
 
 const USAGE = Buffer.from('"usage"');
