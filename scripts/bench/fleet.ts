@@ -202,7 +202,7 @@ export async function measureFleet(bench: FleetBench, o: FleetOptions, pin: Pinn
     p50Us: delays.percentile(50),
     p99Us: delays.percentile(99),
     maxUs: delays.max,
-    cpuMsPer1000: pids.length ? (cpuS * 1000) / Math.max(events / 1000, 1e-9) : NaN,
+    cpuMsPer1000: pids.length && events > 0 ? (cpuS * 1000) / (events / 1000) : NaN,
     corePct: pids.length ? (cpuS / seconds) * 100 : NaN,
     peakMiB,
     idleMiB,

@@ -10,6 +10,7 @@
  *   {config}         an llm-proxy YAML config listening on {port} (for the original Go llm-proxy)
  *   {file:PATH}      a copy of PATH with these placeholders filled in (nginx.conf)
  *   {peers}          the folder the npm peers were installed into (scripts/bench/peers.ts)
+ *   {bun}            the Bun running the benchmark
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
@@ -37,7 +38,8 @@ export interface PeerSpec {
 
 const PRESETS: Record<string, Omit<PeerSpec, "name">> = {
   nginx: { command: "nginx -p {dir} -e stderr -c {file:scripts/bench/nginx.conf}", client: "nginx", protocol: "openai" },
-  portkey: { command: "node {peers}/node_modules/@portkey-ai/gateway/build/start-server.js --port={port} --headless", client: "portkey", protocol: "openai" },
+  // Under Bun: under Node 20 it fails every request (it appends to the immutable headers of a fetch Response).
+  portkey: { command: "{bun} {peers}/node_modules/@portkey-ai/gateway/build/start-server.js --port={port} --headless", client: "portkey", protocol: "openai" },
   ccr: { command: "node {peers}/node_modules/@musistudio/claude-code-router/dist/cli.js start", client: "ccr", protocol: "anthropic", env: { HOME: "{dir}" } },
 };
 
@@ -117,6 +119,7 @@ export async function startPeer(spec: PeerSpec, ctx: PeerContext, prefix: readon
     upstream_port: String(ctx.upstreamPort),
     dir,
     peers: ctx.peersDir,
+    bun: process.execPath,
     proxy_key: PROXY_KEY,
     backend_key: BACKEND_KEY,
   };
