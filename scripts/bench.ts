@@ -17,6 +17,8 @@ import { describeJob, fmtMs, fmtRate, interferenceNote, LARGE, LEVELS, MAIN, ren
 import { baselineCommand, parseOptions, preflight, proxyConfig, SetupError, USAGE, writeBodies, type Options, type Pinning } from "./bench/setup.ts";
 import { baselineTable } from "./bench/compare.ts";
 import { MAX_REQUESTS, MAX_REQUESTS_ENV } from "../src/relaunch.ts";
+import { runFleet } from "./bench/fleet-main.ts";
+import { NETNS_ENV, rerunInNamespace } from "./bench/netns.ts";
 import type { StreamResult, StreamSpec } from "./bench/stream-client.ts";
 import { runWrk, writeWrkScript } from "./bench/wrk.ts";
 import { API_PATH, BACKEND_KEY, PROXY_KEY } from "./bench/workload.ts";
@@ -63,7 +65,11 @@ async function shutdown(code: number): Promise<never> {
   process.exit(signalled ?? code);
 }
 
+/** Set while the run goes on inside a network namespace: the copy in there stops its own processes. */
+let delegating = false;
+
 const interrupted = (signal: string, code: number) => () => {
+  if (delegating) return;
   say(`bench: ${signal}; stopping every process it started`);
   signalled = code;
   void shutdown(code);
@@ -324,6 +330,34 @@ function notesFor(bench: Bench, dir: string, run: { results: Results; repeats: n
   return notes;
 }
 
+async function fleetMain(options: Options, pin: Pinning, dir: string, host: string, binary: string | undefined, baseline: { cmd: string[]; describe: string } | undefined): Promise<number> {
+  say(`bench: ${pin.description}`);
+  const source = binary ? "" : commit();
+  const proxyName = `${binary ? `llm-proxy executable ${binary}` : "llm-proxy from source (`bun src/main.ts`)"} with ${MAX_REQUESTS_ENV}=${MAX_HTTP_REQUESTS}${baseline ? `; baseline: ${baseline.describe}` : ""}`;
+  const { report, code } = await runFleet({
+    options,
+    pin,
+    dir,
+    proxyCmd: binary ? [binary] : [process.execPath, join(ROOT, "src", "main.ts")],
+    proxyName,
+    baselineCmd: baseline?.cmd,
+    env: { [MAX_REQUESTS_ENV]: MAX_HTTP_REQUESTS },
+    loadCpus: pin.loadCpus.length,
+    header: [
+      `## llm-proxy fleet benchmark, ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC`,
+      "",
+      `\`${["bun run bench", ...process.argv.slice(2)].join(" ")}\`: Bun ${Bun.version}; commit ${binary ? commit() : source}${process.env[NETNS_ENV] ? `; inside network namespace ${process.env[NETNS_ENV]} (loopback only)` : ""}.`,
+      `Machine: ${host}. ${pin.description}.`,
+    ],
+  });
+  process.stdout.write(`\n${report}`);
+  if (options.out) {
+    writeFileSync(options.out, report);
+    say(`bench: report written to ${options.out}`);
+  }
+  return code;
+}
+
 async function main(): Promise<number> {
   const parsed = parseOptions(process.argv.slice(2));
   if (parsed === "help") {
@@ -331,7 +365,11 @@ async function main(): Promise<number> {
     return 0;
   }
   const options = parsed;
-  const pin = preflight();
+  if (options.peers.length > 0 && !process.env[NETNS_ENV]) {
+    delegating = true;
+    return rerunInNamespace();
+  }
+  const pin = preflight(!options.fleet);
   const host = machine();
   const binary = options.binary ? resolve(options.binary) : undefined;
   if (binary && !existsSync(binary)) throw new SetupError(`--binary ${options.binary}: no such file; bun run build --single makes dist/llm-proxy-<os>-<arch>`);
@@ -342,6 +380,7 @@ async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), "llm-proxy-bench-"));
   work = dir;
   keep = options.keep;
+  if (options.fleet) return fleetMain(options, pin, dir, host, binary, baseline);
   const perRound = roundPlan(0, options.floor, baseline !== undefined).length;
   const warmUps = 5 + (options.floor ? 2 : 0) + (baseline ? 3 : 0);
   const estimate = Math.round(options.rounds * perRound * (options.durationS + 0.7) + warmUps * (WARMUP_S + 0.7) + 5);

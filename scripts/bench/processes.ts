@@ -224,3 +224,63 @@ export async function waitForQuiet(cpus: readonly number[], ours: () => number, 
   }
   return performance.now() - started;
 }
+
+/** The process and all its descendants (a peer such as nginx serves from worker processes), from the PPid of every /proc entry. */
+export function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      const list = children.get(ppid) ?? [];
+      list.push(Number(entry));
+      children.set(ppid, list);
+    } catch {
+      // Gone while we looked.
+    }
+  }
+  const out: number[] = [];
+  const walk = (pid: number) => {
+    out.push(pid);
+    for (const child of children.get(pid) ?? []) walk(child);
+  };
+  walk(root);
+  return out;
+}
+
+const quietly = (read: () => number) => {
+  try {
+    return read();
+  } catch {
+    // A process of the tree exited between the listing and the read.
+    return 0;
+  }
+};
+
+export const treeTicks = (pids: readonly number[]) => pids.reduce((n, pid) => n + quietly(() => cpuTicks(pid)), 0);
+/** Sum of the processes' peak RSS: for a master with workers, slightly above the peak of their sum. */
+export const treePeakRssMiB = (pids: readonly number[]) => pids.reduce((n, pid) => n + quietly(() => peakRssMiB(pid)), 0);
+export const treeRssMiB = (pids: readonly number[]) =>
+  pids.reduce((n, pid) => n + quietly(() => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024), 0);
+
+/** Whether anything listens on this TCP port, on any address (a peer may bind 0.0.0.0 or ::). */
+export function portListening(port: number): boolean {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    if (!existsSync(table)) continue;
+    for (const line of readFileSync(table, "utf8").split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f[1]?.endsWith(hex) && f[3] === "0A") return true;
+    }
+  }
+  return false;
+}
+
+/** A port nothing listens on now, from the kernel (bind to 0, read it, close). */
+export function freePort(): number {
+  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = probe.port;
+  probe.stop(true);
+  return port;
+}

@@ -19,6 +19,21 @@ export interface Options {
   readonly floor: boolean;
   /** A second llm-proxy measured in the same rounds: another checkout's source, or an executable. */
   readonly baseline?: Baseline;
+  /** `--fleet`: many slow streams instead of the short-request bench. */
+  readonly fleet?: FleetChoice;
+  /** `--peer`: other proxies in front of the same provider (fleet runs). */
+  readonly peers: readonly string[];
+  readonly peersDir?: string;
+  /** Whether --duration / --rounds were given (the fleet run has its own defaults). */
+  readonly given: ReadonlySet<string>;
+}
+
+export interface FleetChoice {
+  readonly streams: readonly number[];
+  readonly events: number;
+  readonly intervalMs: number;
+  readonly clients?: number;
+  readonly translated: boolean;
 }
 
 export interface Baseline {
@@ -42,6 +57,18 @@ Options:
                    DIR needs its own bun install)
   --baseline-binary PATH
                    the same with a compiled executable as the baseline
+  --fleet          many slow streams instead: N streams open at once, each E small events I ms apart,
+                   direct and through the proxy (see docs/benchmarks.md, "The fleet run")
+  --streams LIST   fleet: the N to measure (default 250,1000,2500)
+  --events E       fleet: events per stream (default 200)
+  --interval-ms I  fleet: ms between events (default 25)
+  --clients K      fleet: client processes (default: one per load CPU)
+  --translated     fleet: also Anthropic clients to an OpenAI provider through the proxy's translation
+                   (needs a proxy whose backends take protocol: openai)
+  --peer SPEC      fleet: also measure another proxy: nginx, portkey, ccr, or NAME=COMMAND with {port},
+                   {upstream}, {config}, {dir}, {file:PATH} placeholders; runs everything in a network
+                   namespace of its own (root, ip). Repeatable.
+  --peers-dir DIR  where scripts/bench/peers.ts installed the npm peers (default ~/.cache/llm-proxy-bench-peers)
   --help           print this help
 
 Needs Linux, wrk (apt-get install wrk) and, with two or more CPUs, taskset (apt-get install util-linux).
@@ -59,6 +86,15 @@ export function parseOptions(argv: readonly string[]): Options | "help" {
   let keep = false;
   let floor = false;
   let baseline: Baseline | undefined;
+  let fleet = false;
+  let streams = [250, 1000, 2500];
+  let events = 200;
+  let intervalMs = 25;
+  let clients: number | undefined;
+  let translated = false;
+  const peers: string[] = [];
+  let peersDir: string | undefined;
+  const given = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [flag, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
@@ -72,7 +108,33 @@ export function parseOptions(argv: readonly string[]): Options | "help" {
       if (!Number.isInteger(n) || n < min) throw new SetupError(`${flag} needs a whole number of at least ${min}, got ${JSON.stringify(v)}${flag === "--duration" ? " (wrk takes whole seconds)" : ""}`);
       return n;
     };
+    given.add(flag);
     switch (flag) {
+      case "--fleet":
+        fleet = true;
+        break;
+      case "--streams":
+        streams = value().split(",").map((v) => whole(v.trim(), 1));
+        break;
+      case "--events":
+        events = whole(value(), 1);
+        if (events > 9999) throw new SetupError("--events takes at most 9999 (events carry a 4-digit index)");
+        break;
+      case "--interval-ms":
+        intervalMs = whole(value(), 1);
+        break;
+      case "--clients":
+        clients = whole(value(), 1);
+        break;
+      case "--translated":
+        translated = true;
+        break;
+      case "--peer":
+        peers.push(value());
+        break;
+      case "--peers-dir":
+        peersDir = value();
+        break;
       case "--duration":
         durationS = whole(value(), 1);
         break;
@@ -103,7 +165,10 @@ export function parseOptions(argv: readonly string[]): Options | "help" {
         throw new SetupError(`unknown argument ${JSON.stringify(arg)}; see bun run bench --help`);
     }
   }
-  return { durationS, rounds, out, binary, keep, floor, baseline };
+  for (const f of ["--streams", "--events", "--interval-ms", "--clients", "--translated", "--peer"]) {
+    if (given.has(f) && !fleet) throw new SetupError(`${f} belongs to the fleet run: add --fleet`);
+  }
+  return { durationS, rounds, out, binary, keep, floor, baseline, fleet: fleet ? { streams, events, intervalMs, clients, translated } : undefined, peers, peersDir, given };
 }
 
 export interface Pinning {
@@ -117,9 +182,9 @@ export interface Pinning {
 }
 
 /** Checks the tools a fresh machine may lack, and says how to get them instead of installing anything. */
-export function preflight(): Pinning {
+export function preflight(needWrk = true): Pinning {
   if (process.platform !== "linux") throw new SetupError(`runs on Linux only (it reads CPU time and memory from /proc); this is ${process.platform}`);
-  if (!Bun.which("wrk")) throw new SetupError("wrk is needed: apt-get install wrk");
+  if (needWrk && !Bun.which("wrk")) throw new SetupError("wrk is needed: apt-get install wrk");
   if (!Bun.which("getconf")) throw new SetupError("getconf is needed (for CLK_TCK): apt-get install libc-bin");
   const cpus = allowedCpus();
   if (cpus.length < 2) {
