@@ -149,13 +149,10 @@ describe("errors: the configuration is refused", () => {
   test("a YAML syntax error is an error naming the file and the line", () => {
     const { config, problems } = parseConfig(`listen: "127.0.0.1:8080"\nbackends: [\n`, "conf/proxy.yaml", {});
     expect(config).toBeUndefined();
-    expect(problems.length).toBeGreaterThan(0);
-    for (const p of problems) {
-      expect(p.severity).toBe("error");
-      expect(p.path).toBe("");
-      expect(p.message).toStartWith("conf/proxy.yaml: YAML syntax error: ");
-    }
-    expect(problems[0]!.message).toMatch(/line \d+, column \d+/);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]!.severity).toBe("error");
+    expect(problems[0]!.path).toBe("");
+    expect(problems[0]!.message).toStartWith("conf/proxy.yaml: YAML syntax error at line 2, column 11: ");
   });
 
   test("a file that is not a mapping is an error", () => {

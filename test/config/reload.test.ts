@@ -165,7 +165,9 @@ describe("maybeReload on the request path", () => {
     using s = setup(yaml());
     writeFileSync(s.path, "models: [\n");
     s.reloader.maybeReload(s.after(100));
-    expect(s.rejected[0]!.problems.map(String)[0]).toStartWith(`${s.path}: YAML syntax error:`);
+    expect(s.rejected[0]!.problems.map(String)).toEqual([
+      `${s.path}: YAML syntax error at line 1, column 9: Flow sequence in block collection must be sufficiently indented and end with a ]: the [ opened here is not closed\n  1 | models: [\n    |         ^`,
+    ]);
     expect(s.reloader.config).toBe(s.initial);
   });
 

@@ -119,10 +119,20 @@ fallback:
     expect(code).toBe(1);
   });
 
-  test("a YAML syntax error names the file and exits 1", async () => {
-    const { code, out } = await check("syntax.yaml", `${BACKENDS}models:\n  m: { routes: [ { backend: a, model: x }\n`);
-    expect(out).toMatch(/^error: syntax\.yaml: YAML syntax error: /);
-    expect(out.trimEnd().split("\n").at(-1)).toMatch(/^syntax\.yaml: \d+ errors?, 0 warnings$/);
+  const TAB_MISTAKE = `${BACKENDS}models:\n  m:\n    routes:\n      - backend: a\n\tmodel: x\n      - { backend: b, model: y }\n`;
+  const TAB_ERROR = ["error: syntax.yaml: YAML syntax error at line 10, column 1: Tabs are not allowed as indentation: indent with spaces", "  10 | \tmodel: x", "     | ^"];
+
+  test("a YAML syntax error is one error, with its line and a caret under the column, and exits 1", async () => {
+    const { code, out } = await check("syntax.yaml", TAB_MISTAKE);
+    expect(out).toBe([...TAB_ERROR, "syntax.yaml: 1 error, 0 warnings", ""].join("\n"));
+    expect(code).toBe(1);
+  });
+
+  test("start-up prints the same YAML syntax error as --check and does not start", async () => {
+    writeFileSync(join(dir, "syntax.yaml"), TAB_MISTAKE);
+    const { code, out, err } = await runMain(["-config", "syntax.yaml"], dir);
+    expect(out).toBe("");
+    expect(err).toBe([...TAB_ERROR, "llm-proxy: not started: the configuration has errors (see above)", ""].join("\n"));
     expect(code).toBe(1);
   });
 });

@@ -90,6 +90,26 @@ describe("hot reload of the real process", () => {
     expect((await ask(proxy, "gpt-4o")).status).toBe(200);
   });
 
+  test("a YAML syntax error in a new file is rejected with one error, its line and a caret, as --check shows it", async () => {
+    await using provider = new FakeProvider(echo);
+    await using proxy = await ProxyProcess.start(yaml(provider.url));
+    const mark = proxy.stdout.length;
+    // A tab for indentation: yaml itself reports this one mistake three times.
+    proxy.writeConfig(yaml(provider.url).replace("      - { backend: a", "\t- { backend: a"));
+    await untilLogged(proxy, "    | ^\n", mark);
+    const logged = proxy.stdout.slice(mark);
+    expect(logged).toContain(
+      [
+        `[ERROR] ${proxy.configPath} not reloaded (the previous configuration keeps serving): configuration has 1 error:`,
+        `  ${proxy.configPath}: YAML syntax error at line 8, column 1: Tabs are not allowed as indentation: indent with spaces`,
+        "    8 | \t- { backend: a, model: \"real-m\" }",
+        "      | ^",
+        "",
+      ].join("\n"),
+    );
+    expect((await ask(proxy, "m")).status).toBe(200);
+  });
+
   test("a file replaced by renaming a temporary file over it is seen", async () => {
     await using provider = new FakeProvider(echo);
     await using proxy = await ProxyProcess.start(yaml(provider.url));
