@@ -75,6 +75,8 @@ function buildBackends(raw: RawConfig, problems: Problems) {
       // Reported just below: an unusable URL is a warning, as the original starts with it.
     }
     if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
+      // Its text is repeated in warnings and /status: a key in its query is masked there like any other.
+      for (const [name, value] of new URLSearchParams(b.url.split("?")[1] ?? "")) if (CREDENTIAL_HEADER.test(name) && value) secrets.push(value);
       const problem = b.url.trim() === "" ? "it has no url" : `its url ${JSON.stringify(b.url)} is not an http:// or https:// URL`;
       unusable.set(b.name, { name: b.name, url: b.url, enabled: b.enabled, auth: b.auth, problem });
       const hint = /^[\w-]+(\.[\w-]+)+(:\d+)?(\/|$)/.test(b.url.trim()) ? ` (did you mean "https://${b.url.trim()}"?)` : "";
@@ -254,6 +256,7 @@ export function buildConfig(raw: RawConfig, file: string, problems: Problems, to
     cluster: { redisUrl: raw.cluster.redis_url, keyPrefix: raw.cluster.key_prefix },
     workers: raw.workers,
     errorStatus: compileStatusCodes(raw.detection.error_codes, problems),
+    errorCodes: raw.detection.error_codes,
     errorPatterns: raw.detection.error_patterns.filter((p) => p !== ""),
     logging: buildLogging(raw, problems),
     secrets: [...new Set(secrets.filter((s) => s.length > 0))].sort((a, b) => b.length - a.length),

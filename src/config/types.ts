@@ -128,6 +128,8 @@ export interface Config {
   readonly workers: number;
   /** Index by status code (0-999): 1 when `detection.error_codes` matches it. */
   readonly errorStatus: Uint8Array;
+  /** `detection.error_codes` as written (for the reload summary); `errorStatus` is what they mean. */
+  readonly errorCodes: readonly string[];
   readonly errorPatterns: readonly string[];
   readonly logging: LoggingConfig;
   /** Every configured secret (keys, credential headers), for masking. */

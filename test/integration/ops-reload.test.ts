@@ -202,7 +202,7 @@ logging: { level: debug }
     await proxy.waitForOutput(/config reloaded[^\n]*\n/, "the whole summary line", mark);
     const lines = proxy.stdout.slice(mark).split("\n").filter((l) => l.includes("config reloaded"));
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\] \[INFO\] config reloaded: backends \+c ~a; models \+n -m; settings: fallback\.cooldown_seconds, logging\.level$/);
+    expect(lines[0]).toMatch(/^\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\] \[INFO\] config reloaded: backends \+c ~a; models \+n -m; settings: fallback\.cooldown_seconds 10 → 20, logging\.level info → debug$/);
     expect(proxy.output).not.toContain("sk-backend-");
   });
 });
