@@ -110,6 +110,19 @@ describe("hot reload of the real process", () => {
     expect((await ask(proxy, "m")).status).toBe(200);
   });
 
+  test("a reload to a file that serves nothing is applied, as at start-up, and logged with one error line naming the cause", async () => {
+    await using provider = new FakeProvider(echo);
+    await using proxy = await ProxyProcess.start(yaml(provider.url));
+    const mark = proxy.stdout.length;
+    proxy.writeConfig(yaml(provider.url).replace("backends:", "backend:"));
+    await untilLogged(proxy, "nothing to serve", mark);
+    await proxy.waitForOutput(/nothing to serve[^\n]*\n/, "the whole line", mark);
+    const errors = proxy.stdout.slice(mark).split("\n").filter((l) => l.includes("[ERROR]"));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toEndWith('[ERROR] nothing to serve: no backends are defined ("backend:" is an unknown key: did you mean "backends:"?). llm-proxy starts, but answers 503 to every request for a model');
+    expect((await ask(proxy, "m")).status).toBe(503);
+  });
+
   test("a file replaced by renaming a temporary file over it is seen", async () => {
     await using provider = new FakeProvider(echo);
     await using proxy = await ProxyProcess.start(yaml(provider.url));
