@@ -6,6 +6,7 @@ import { nothingServedLine } from "./config/served.ts";
 import type { Config } from "./config/types.ts";
 import { relaunchIfCapped } from "./relaunch.ts";
 import { serve } from "./serve.ts";
+import { usageCommand } from "./usage-command.ts";
 import type { ProxyServer } from "./server/server.ts";
 import { COMMIT, VERSION } from "./config/version.ts";
 import { plural } from "./log/text.ts";
@@ -17,6 +18,8 @@ export const USAGE = `llm-proxy ${VERSION} — one endpoint and one key for ever
 Usage:
   llm-proxy [-config config.yaml]     start the proxy
   llm-proxy --check [-config FILE]    validate the config, print warnings and errors, do not serve
+  llm-proxy usage [-config FILE] [--since 7d] [--by key]
+                                      print the usage ledger: requests, tokens, cost (usage --help)
   llm-proxy --version                 print the version
   llm-proxy --help                    print this help
 
@@ -110,6 +113,7 @@ function served(config: Config): string {
  */
 export async function main(argv: readonly string[], onServing?: (proxy: ProxyServer) => void, relaunch = false): Promise<number> {
   try {
+    if (argv[0] === "usage") return await usageCommand(argv.slice(1));
     const args = parseArgs(argv);
     if (args.help) {
       process.stdout.write(USAGE);

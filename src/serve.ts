@@ -13,18 +13,22 @@ import { closeIdleConnections } from "./upstream/fetch.ts";
 import { forwardProxyFor } from "./upstream/forward-proxy.ts";
 import { CooldownTable } from "./proxy/cooldown.ts";
 import { relaunchedHow } from "./relaunch.ts";
+import { startUsage } from "./ops/usage-services.ts";
+import { PrimaryLink, WorkerLink } from "./ops/worker-link.ts";
 import { VERSION } from "./config/version.ts";
 import { followParent, startWorkers, workerNumber, type Workers } from "./ops/workers.ts";
 import { plural } from "./log/text.ts";
 
 /** The start-up block: what is listening, what is loaded, every warning. */
-export function startupSummary(config: Config, url: string): string {
+export function startupSummary(config: Config, url: string, usage?: string): string {
   const lines = [`llm-proxy ${VERSION} listening on ${url}${config.listen.allInterfaces ? " (every interface)" : ""}`];
   lines.push(`  config: ${config.file}`);
-  lines.push(`  auth: ${config.proxyKey ? "proxy key required" : "none (no proxy_api_key)"}`);
+  const keys = config.keys.size > 0 ? ` and ${plural(config.keys.size, "key")} of keys:` : "";
+  lines.push(`  auth: ${config.proxyKey ? `proxy key${keys} required` : keys ? `${plural(config.keys.size, "key")} of keys: required` : "none (no proxy_api_key)"}`);
   const backends = [...config.backends.values()];
   lines.push(`  backends: ${backends.map((b) => `${b.name}${b.enabled ? "" : " (disabled)"}`).join(", ") || "none"}`);
   lines.push(`  models: ${[...config.aliases.keys()].join(", ") || "none"}`);
+  if (usage !== undefined) lines.push(`  usage: ${usage}`);
   if (config.warnings.length > 0) lines.push(`  ${plural(config.warnings.length, "warning")}:`);
   return lines.join("\n");
 }
@@ -44,14 +48,30 @@ export async function serve(path: string): Promise<ProxyServer> {
   let reloader: ConfigReloader | undefined;
   let cluster: ClusterLink | undefined;
   const metrics = new ProxyMetrics();
+  let activeNow = 0;
+  const render = () => metrics.render({ cooldownsActive: activeNow, version: VERSION, cluster: cluster && { connected: cluster.connected } });
+  let primaryLink: PrimaryLink | undefined;
+  const workerLink = worker > 0 && WorkerLink.available() ? new WorkerLink(render) : undefined;
+  if (workerLink) log.sendFileLinesTo((line) => workerLink.sendLogLine(line));
   const cooldowns = new CooldownTable();
+  const usage = await startUsage(config, cooldowns, log);
+  const requestDone = onRequestDone(log, () => proxy.config());
   const proxy = startServer(config, log, {
     reusePort: multi,
     cooldowns,
+    services: usage.services,
     hooks: {
       observer: metrics,
-      onDone: onRequestDone(log, () => proxy.config()),
-      metrics: ({ cooldownsActive }) => metrics.render({ cooldownsActive, version: VERSION, cluster: cluster && { connected: cluster.connected } }),
+      onDone(record) {
+        requestDone(record);
+        usage.record(record);
+        metrics.usage(record);
+      },
+      // With workers, one scrape reports the whole instance, whichever process it lands on.
+      metrics: ({ cooldownsActive }) => {
+        activeNow = cooldownsActive;
+        return primaryLink ? primaryLink.instance() : workerLink ? workerLink.instance() : render();
+      },
       // "Write the file, then send a request" works, as in the original: at most one stat per 100 ms.
       beforeRequest: () => reloader?.maybeReload(),
       cluster: () => cluster?.status(),
@@ -59,7 +79,7 @@ export async function serve(path: string): Promise<ProxyServer> {
     },
   });
   if (worker === 0) {
-    for (const line of startupSummary(config, proxy.url).split("\n")) log.info(line);
+    for (const line of startupSummary(config, proxy.url, usage.summary).split("\n")) log.info(line);
     for (const warning of config.warnings) log.warn(String(warning));
     if (config.nothingServed) log.error(nothingServedLine(config.nothingServed));
     if (log.enabled("debug")) log.debug(`routes, in the order they are tried:\n${describePlans(config)}`);
@@ -77,7 +97,8 @@ export async function serve(path: string): Promise<ProxyServer> {
   } else if (multi && worker === 0) {
     log.warn("workers without cluster.redis_url: each worker keeps its own cooldowns (a failing provider is learned by each worker on its own)");
   }
-  const workers: Workers | undefined = multi && worker === 0 ? startWorkers(config.workers, log) : undefined;
+  const workers: Workers | undefined = multi && worker === 0 ? startWorkers(config.workers, log, (message, child) => primaryLink?.heard(message, child)) : undefined;
+  if (workers) primaryLink = new PrimaryLink(() => workers.children(), render, (line) => log.writeFileLine(line));
 
   reloader = new ConfigReloader({
     path,
@@ -93,6 +114,9 @@ export async function serve(path: string): Promise<ProxyServer> {
       if (next.nothingServed) log.error(nothingServedLine(next.nothingServed));
       if (next.cluster.redisUrl !== config.cluster.redisUrl || next.cluster.keyPrefix !== config.cluster.keyPrefix || next.workers !== config.workers) {
         log.warn("cluster or workers changed: restart llm-proxy to apply that part (the rest is applied)");
+      }
+      if (next.usage.enabled !== config.usage.enabled || next.usage.database !== config.usage.database) {
+        log.warn("usage.enabled or usage.database changed: restart llm-proxy to apply that part (the rest is applied)");
       }
     },
     onRejected(problems) {
@@ -120,6 +144,7 @@ export async function serve(path: string): Promise<ProxyServer> {
     if (left > 0) log.warn(`stopped with ${plural(left, "request")} still in flight after the grace period`);
     await workers?.exited();
     await cluster?.stop();
+    await usage.close();
     log.info("stopped");
     await log.close();
     process.exit(0);

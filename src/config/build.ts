@@ -1,4 +1,7 @@
 import { Problem, renderPath } from "./problems.ts";
+import { camelize } from "./case.ts";
+import { buildKeys } from "./keys.ts";
+import { cooldownKey } from "./pair.ts";
 import { DEFAULT_MAX_COOLDOWN_SECONDS, type RawConfig } from "./schema.ts";
 import { whyNothingServed } from "./served.ts";
 import type { Alias, Backend, Config, Listen, LogLevel, LoggingConfig, PriorityGroup, Route, Timeouts, UnusableBackend } from "./types.ts";
@@ -78,7 +81,7 @@ function buildBackends(raw: RawConfig, problems: Problems) {
       // Its text is repeated in warnings and /status: a key in its query is masked there like any other.
       for (const [name, value] of new URLSearchParams(b.url.split("?")[1] ?? "")) if (CREDENTIAL_HEADER.test(name) && value) secrets.push(value);
       const problem = b.url.trim() === "" ? "it has no url" : `its url ${JSON.stringify(b.url)} is not an http:// or https:// URL`;
-      unusable.set(b.name, { name: b.name, url: b.url, enabled: b.enabled, auth: b.auth, problem });
+      unusable.set(b.name, { name: b.name, url: b.url, enabled: b.enabled, auth: b.auth ?? (b.protocol === "anthropic" ? "x-api-key" : "bearer"), problem });
       const hint = /^[\w-]+(\.[\w-]+)+(:\d+)?(\/|$)/.test(b.url.trim()) ? ` (did you mean "https://${b.url.trim()}"?)` : "";
       return warn(problems, [...path, "url"], `${JSON.stringify(b.url)} is not an http:// or https:// URL${hint}; backend ${JSON.stringify(b.name)} is unusable: every route to it is skipped`);
     }
@@ -92,7 +95,10 @@ function buildBackends(raw: RawConfig, problems: Problems) {
       basePath,
       query,
       apiKey: b.api_key,
-      auth: b.auth,
+      auth: b.auth ?? (b.protocol === "anthropic" ? "x-api-key" : "bearer"),
+      protocol: b.protocol ?? undefined,
+      streamUsage: b.stream_usage,
+      price: b.price ?? undefined,
       headers,
       timeouts: timeoutsOf({ ...raw.timeouts, ...definedOnly(b.timeouts) }),
       enabled: b.enabled,
@@ -127,7 +133,7 @@ function buildRoutes(raw: RawConfig, backends: Config["backends"], unusable: Con
       if (routes.some((x) => x.backend === backend && x.model === r.model)) {
         return warn(problems, path, `duplicate route to ${r.backend} / ${r.model}; only the first is used`);
       }
-      routes.push({ alias, backend, model: r.model, priority: r.priority, weight: r.weight, key: `${backend.name}\u0000${r.model}` });
+      routes.push({ alias, backend, model: r.model, priority: r.priority, weight: r.weight, maxTokens: r.max_tokens ?? undefined, price: r.price ?? backend.price, key: cooldownKey(backend.name, r.model) });
       byPriority.set(r.priority, routes);
     });
     const groups = [...byPriority.entries()]
@@ -182,20 +188,7 @@ function buildLogging(raw: RawConfig, problems: Problems): LoggingConfig {
     warn(problems, ["logging", "max_file_size_mb"], "must not be negative; using 100");
     maxFileSizeMb = 100;
   }
-  return {
-    level: parseLevel(l.level, problems),
-    generalFile: l.general_file,
-    separateFiles: l.separate_files,
-    requestDir: l.request_dir,
-    errorDir: l.error_dir,
-    maskSensitive: l.mask_sensitive,
-    enableMetrics: l.enable_metrics,
-    maxFileSizeMb,
-    format: l.format,
-    maxFiles: l.max_files,
-    maxAgeDays: l.max_age_days,
-    console: l.console,
-  };
+  return { ...camelize(l), level: parseLevel(l.level, problems), maxFileSizeMb };
 }
 
 /** Turns a schema-valid configuration into the immutable value the proxy serves with. */
@@ -214,6 +207,11 @@ export function buildConfig(raw: RawConfig, file: string, problems: Problems, to
   }
   const groups = buildRoutes(raw, backends, unusable, problems);
   const aliases = buildAliases(raw, groups, problems);
+  const { keys, secrets: keySecrets } = buildKeys(raw, new Set(aliases.keys()), problems);
+  secrets.push(...keySecrets);
+  if (keys.length > 0 && !proxyKey) {
+    warn(problems, ["keys"], "keys are set but proxy_api_key is not: every request needs one of the keys, and /status, cooldown clearing and everyone's /usage are refused to all (they need proxy_api_key)");
+  }
   let cooldownSeconds = raw.fallback.cooldown_seconds;
   if (cooldownSeconds < 0) {
     warn(problems, ["fallback", "cooldown_seconds"], "must not be negative; using 0 (no cooldown)");
@@ -260,6 +258,8 @@ export function buildConfig(raw: RawConfig, file: string, problems: Problems, to
     errorPatterns: raw.detection.error_patterns.filter((p) => p !== ""),
     logging: buildLogging(raw, problems),
     secrets: [...new Set(secrets.filter((s) => s.length > 0))].sort((a, b) => b.length - a.length),
+    keys: new Map(keys.map((k) => [k.digest, k])),
+    usage: { enabled: raw.usage.enabled, database: raw.usage.database, retentionDays: raw.usage.retention_days },
     warnings: problems.filter((p) => p.severity === "warning"),
   };
 }

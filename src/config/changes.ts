@@ -1,3 +1,5 @@
+import { camel } from "./case.ts";
+import { configSchema } from "./schema.ts";
 import type { Alias, Backend, Config, Listen, LoggingConfig } from "./types.ts";
 
 /** Comparing two configurations for the one-line reload summary: names and setting values, never keys or header values. */
@@ -33,21 +35,6 @@ const aliasShape = (a: Alias) => ({
   groups: a.groups.map((g) => ({ priority: g.priority, depth: g.depth, routes: g.routes.map((r) => [r.backend.name, r.model, r.priority, r.weight]) })),
 });
 
-const LOGGING_KEYS: Record<keyof LoggingConfig, string> = {
-  level: "level",
-  generalFile: "general_file",
-  separateFiles: "separate_files",
-  requestDir: "request_dir",
-  errorDir: "error_dir",
-  maskSensitive: "mask_sensitive",
-  enableMetrics: "enable_metrics",
-  maxFileSizeMb: "max_file_size_mb",
-  format: "format",
-  maxFiles: "max_files",
-  maxAgeDays: "max_age_days",
-  console: "console",
-};
-
 const seconds = (ms: number) => ms / 1000;
 const sized = (bytes: number, unit: number) => Math.round((bytes / unit) * 1000) / 1000;
 const MIB = 1024 * 1024;
@@ -78,7 +65,7 @@ const SETTINGS: readonly Setting[] = [
   ["limits.max_response_mb", (c) => sized(c.maxResponseBytes, MIB)],
   ["metrics.public", (c) => c.metricsPublic],
   ["shutdown_grace_seconds", (c) => seconds(c.shutdownGraceMs)],
-  ...Object.entries(LOGGING_KEYS).map(([key, name]): Setting => [`logging.${name}`, (c: Config) => c.logging[key as keyof LoggingConfig]]),
+  ...Object.keys(configSchema.entries.logging.wrapped.entries).map((name): Setting => [`logging.${name}`, (c: Config) => c.logging[camel(name) as keyof LoggingConfig]]),
 ];
 
 /** `fallback.cooldown_seconds 60 → 30`; the proxy key is never shown, only whether it was set, changed or removed. */

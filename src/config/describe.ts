@@ -2,8 +2,18 @@ import type { Config, PriorityGroup } from "./types.ts";
 
 const share = (weight: number, total: number) => `${Math.round((weight / total) * 100)}%`;
 
+/** The client endpoints of each protocol: a route to a backend of another protocol translates them. */
+const ENDPOINTS = { openai: "/v1/chat/completions", anthropic: "/v1/messages", "openai-responses": "/v1/responses" } as const;
+
+/** `(protocol anthropic: /v1/chat/completions and /v1/responses translated)`, or nothing for a passthrough backend. */
+function protocolNote(protocol: keyof typeof ENDPOINTS | undefined): string {
+  if (protocol === undefined) return "";
+  const translated = Object.entries(ENDPOINTS).filter(([p]) => p !== protocol).map(([, path]) => path);
+  return ` (protocol ${protocol}: ${translated.join(" and ")} translated)`;
+}
+
 function describeGroup(group: PriorityGroup): string {
-  const routes = group.routes.map((r) => `${r.backend.name} → ${r.model}`);
+  const routes = group.routes.map((r) => `${r.backend.name} → ${r.model}${protocolNote(r.backend.protocol)}`);
   if (routes.length === 1) return `priority ${group.priority}: ${routes[0]}`;
   if (!group.weighted) return `priority ${group.priority}: ${routes.join(", ")} (random order, equal shares)`;
   const total = group.routes.reduce((sum, r) => sum + r.weight, 0);

@@ -75,16 +75,40 @@ const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 export const AUTH_STYLES = ["bearer", "x-api-key", "none"] as const;
 
+/** What a backend speaks: OpenAI Chat Completions (and the other OpenAI endpoints), Anthropic Messages, or the OpenAI Responses API. */
+export const PROTOCOLS = ["openai", "anthropic", "openai-responses"] as const;
+
+/**
+ * Usage in OpenAI Chat streams: `auto` asks for it (`stream_options.include_usage`) on
+ * translated streams only; `off` never; `inject` on every stream, removing the extra
+ * usage chunk from a client that did not ask for it.
+ */
+export const STREAM_USAGE = ["auto", "off", "inject"] as const;
+
+const dollars = v.pipe(number, v.check((n) => n >= 0 && Number.isFinite(n), "must be 0 or more (USD per million tokens)"));
+
+/** USD per million tokens; cache prices absent are charged at the input price. */
+const priceSchema = v.object(
+  {
+    input: dollars,
+    output: dollars,
+    cache_read: v.optional(dollars),
+    cache_write: v.optional(dollars),
+  },
+  mapping("a price: input and output (and optionally cache_read, cache_write) in USD per million tokens"),
+);
+
 const backendSchema = v.object(
   {
     name: v.nullish(text, ""),
     url: v.nullish(text, ""),
     api_key: v.nullish(text, ""),
     enabled: v.nullish(bool, true),
-    auth: v.nullish(
-      v.picklist(AUTH_STYLES, (issue) => `expected one of bearer, x-api-key, none; got ${describeValue(issue.input)}`),
-      "bearer",
-    ),
+    // Absent: bearer, or x-api-key for `protocol: anthropic` (build.ts decides).
+    auth: v.nullish(v.picklist(AUTH_STYLES, (issue) => `expected one of bearer, x-api-key, none; got ${describeValue(issue.input)}`)),
+    protocol: v.nullish(v.picklist(PROTOCOLS, (issue) => `expected one of ${PROTOCOLS.join(", ")}; got ${describeValue(issue.input)}`)),
+    stream_usage: v.nullish(v.picklist(STREAM_USAGE, (issue) => `expected one of ${STREAM_USAGE.join(", ")}; got ${describeValue(issue.input)}`), "auto"),
+    price: v.nullish(priceSchema),
     headers: v.nullish(
       v.record(
         v.pipe(v.string(), v.regex(HEADER_NAME, (issue) => `${JSON.stringify(issue.input)} is not a valid header name`)),
@@ -116,6 +140,8 @@ const routeSchema = v.object(
     priority: v.nullish(integer, 0),
     enabled: v.nullish(bool, true),
     weight: v.nullish(v.pipe(number, v.check((w) => w > 0 && Number.isFinite(w), "must be greater than 0")), 1),
+    max_tokens: v.nullish(v.pipe(integer, v.check((n) => n >= 1, "must be 1 or more"))),
+    price: v.nullish(priceSchema),
   },
   mapping("a route (a mapping with backend, model, priority)"),
 );
@@ -131,6 +157,34 @@ const aliasSchema = v.object(
 export const DEFAULT_MAX_COOLDOWN_SECONDS = 3600;
 
 export const DEFAULT_ERROR_CODES = ["401", "402", "403", "404", "408", "429", "5xx"] as const;
+
+const count = v.pipe(number, v.check((n) => n >= 0 && Number.isFinite(n), "must be 0 or more"));
+
+/** `keys:` — one entry per person, laptop or CI job. */
+const keySchema = v.object(
+  {
+    name: v.nullish(text, ""),
+    key: v.nullish(text, ""),
+    enabled: v.nullish(bool, true),
+    models: v.nullish(v.array(text, mapping("a list of aliases or globs")), ["*"]),
+    limits: v.nullish(
+      v.object({ rpm: v.optional(count), tpm: v.optional(count), concurrent: v.optional(count) }, mapping("a mapping of rpm, tpm, concurrent")),
+      {},
+    ),
+    budget: v.nullish(
+      v.object(
+        {
+          usd: v.optional(count),
+          tokens: v.optional(count),
+          per: v.nullish(v.picklist(["day", "week", "month"], (issue) => `expected day, week or month; got ${describeValue(issue.input)}`), "month"),
+        },
+        mapping("a budget: usd or tokens, and per: day, week or month"),
+      ),
+    ),
+    expires: v.nullish(text, ""),
+  },
+  mapping("a key (a mapping with name and key)"),
+);
 
 export const configSchema = v.object(
   {
@@ -224,6 +278,18 @@ export const configSchema = v.object(
       {},
     ),
     workers: v.nullish(v.pipe(integer, v.check((n) => n >= 1 && n <= 256, "must be from 1 to 256")), 1),
+    keys: v.nullish(v.array(keySchema, mapping("a list of keys")), []),
+    usage: v.nullish(
+      v.object(
+        {
+          enabled: v.nullish(bool, true),
+          database: v.nullish(text, "./data/llm-proxy.db"),
+          retention_days: v.nullish(count, 90),
+        },
+        mapping("a mapping"),
+      ),
+      {},
+    ),
   },
   mapping("a mapping of settings"),
 );

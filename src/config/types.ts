@@ -1,7 +1,11 @@
+import type { Camelized } from "./case.ts";
+import type { VirtualKey } from "./keys.ts";
 import type { Problem } from "./problems.ts";
-import type { AUTH_STYLES } from "./schema.ts";
+import type { AUTH_STYLES, PROTOCOLS, RawConfig, STREAM_USAGE } from "./schema.ts";
 
 export type AuthStyle = (typeof AUTH_STYLES)[number];
+export type BackendProtocol = (typeof PROTOCOLS)[number];
+export type StreamUsage = (typeof STREAM_USAGE)[number];
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
 /** Timeouts in milliseconds; 0 for `totalMs` means none. */
@@ -23,6 +27,11 @@ export interface Backend {
   readonly query: string;
   readonly apiKey: string;
   readonly auth: AuthStyle;
+  /** What the backend speaks; undefined: whatever the client spoke (the body passes through). */
+  readonly protocol: BackendProtocol | undefined;
+  readonly streamUsage: StreamUsage;
+  /** `price`, USD per million tokens; undefined: not priced. */
+  readonly price: Price | undefined;
   /** `backends[].headers`, names lower-cased; they replace client headers of the same name. */
   readonly headers: readonly (readonly [string, string])[];
   /** `timeouts`, with this backend's overrides applied. */
@@ -46,6 +55,10 @@ export interface Route {
   readonly model: string;
   readonly priority: number;
   readonly weight: number;
+  /** `max_tokens`: the most output tokens a translated request asks this route for (and the default when the client names none). */
+  readonly maxTokens: number | undefined;
+  /** The route's `price`, else its backend's. */
+  readonly price: Price | undefined;
   /** The cooldown key: backend and model, as the original keys it. */
   readonly key: string;
 }
@@ -69,22 +82,8 @@ export interface Alias {
   readonly chain: readonly string[];
 }
 
-export interface LoggingConfig {
-  readonly level: LogLevel;
-  readonly generalFile: string;
-  readonly separateFiles: boolean;
-  readonly requestDir: string;
-  readonly errorDir: string;
-  readonly maskSensitive: boolean;
-  readonly enableMetrics: boolean;
-  readonly maxFileSizeMb: number;
-  readonly format: "text" | "json";
-  /** Log files kept per folder; 0 = no limit. */
-  readonly maxFiles: number;
-  /** Log files older than this are deleted; 0 = no limit. */
-  readonly maxAgeDays: number;
-  readonly console: boolean;
-}
+/** `logging:` as the schema gives it, keys in camelCase, with its level checked. `maxFiles`, `maxAgeDays`: 0 = no limit. */
+export type LoggingConfig = Omit<Camelized<RawConfig["logging"]>, "level"> & { readonly level: LogLevel };
 
 export interface Listen {
   readonly hostname: string;
@@ -135,4 +134,16 @@ export interface Config {
   /** Every configured secret (keys, credential headers), for masking. */
   readonly secrets: readonly string[];
   readonly warnings: readonly Problem[];
+  /** `keys:`, enabled ones, by the SHA-256 of their value. */
+  readonly keys: ReadonlyMap<string, VirtualKey>;
+  /** `usage`: the ledger. */
+  readonly usage: { readonly enabled: boolean; readonly database: string; readonly retentionDays: number };
+}
+
+/** USD per million tokens. */
+export interface Price {
+  readonly input: number;
+  readonly output: number;
+  readonly cache_read?: number;
+  readonly cache_write?: number;
 }

@@ -1,4 +1,6 @@
 import { RedisClient } from "bun";
+import * as v from "valibot";
+import { decodePair, encodePair } from "../config/pair.ts";
 import type { Cooldown, CooldownChange, CooldownTable } from "../proxy/cooldown.ts";
 import type { Logger } from "../log/logger.ts";
 
@@ -26,10 +28,41 @@ export interface ClusterOptions {
   readonly probeLockMs?: number;
 }
 
-type Message =
-  | { readonly from: string; readonly type: "enter"; readonly key: string; readonly entry: Cooldown }
-  | { readonly from: string; readonly type: "succeeded"; readonly key: string }
-  | { readonly from: string; readonly type: "clear"; readonly key?: string };
+/** A cooldown as another instance wrote it: checked, since anyone who can reach Redis can write there. */
+const cooldownSchema = v.pipe(
+  v.object({
+    until: v.number(),
+    since: v.number(),
+    reason: v.string(),
+    // JSON leaves an undefined status out.
+    status: v.optional(v.number()),
+    failures: v.number(),
+    probing: v.optional(v.boolean(), false),
+    gated: v.optional(v.boolean()),
+  }),
+  v.transform((c): Cooldown => ({ ...c, status: c.status })),
+);
+
+const messageSchema = v.variant("type", [
+  v.object({ from: v.string(), type: v.literal("enter"), key: v.string(), entry: cooldownSchema }),
+  v.object({ from: v.string(), type: v.literal("succeeded"), key: v.string() }),
+  v.object({ from: v.string(), type: v.literal("clear"), key: v.optional(v.string()) }),
+]);
+
+type Message = v.InferOutput<typeof messageSchema>;
+
+/** A JSON text as a valid value of `schema`, or undefined (not ours, or from another version). */
+function parsed<S extends v.GenericSchema>(schema: S, text: string): v.InferOutput<S> | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    // Not JSON: not one of ours.
+    return undefined;
+  }
+  const result = v.safeParse(schema, value);
+  return result.success ? result.output : undefined;
+}
 
 const RECONNECT_MIN_MS = 250;
 const RECONNECT_MAX_MS = 5000;
@@ -62,12 +95,13 @@ export class ClusterLink {
   private readonly expiryTimers = new Map<string, Timer>();
   /** Keys whose local entry came from another instance. */
   private readonly mirrored = new Set<string>();
+  private readonly unlisten: () => void;
 
   constructor(private readonly o: ClusterOptions) {
     this.channel = `${o.prefix}events`;
     this.resyncMs = o.resyncMs ?? 5000;
     this.probeLockMs = o.probeLockMs ?? 30_000;
-    o.table.onChange = (change) => this.local(change);
+    this.unlisten = o.table.listen((change) => this.local(change));
   }
 
   get connected(): boolean {
@@ -85,7 +119,7 @@ export class ClusterLink {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.o.table.onChange = undefined;
+    this.unlisten();
     clearTimeout(this.reconnectTimer);
     clearInterval(this.resyncTimer);
     for (const timer of this.expiryTimers.values()) clearTimeout(timer);
@@ -93,8 +127,8 @@ export class ClusterLink {
     this.close();
   }
 
-  private cooldownKey = (key: string) => `${this.o.prefix}cooldown:${encodeKey(key)}`;
-  private probeKey = (key: string) => `${this.o.prefix}probe:${encodeKey(key)}`;
+  private cooldownKey = (key: string) => `${this.o.prefix}cooldown:${encodePair(key)}`;
+  private probeKey = (key: string) => `${this.o.prefix}probe:${encodePair(key)}`;
 
   private async connect(): Promise<void> {
     if (this.stopped) return;
@@ -196,14 +230,9 @@ export class ClusterLink {
 
   /** A change another instance published. */
   private heard(raw: string): void {
-    let message: Message;
-    try {
-      message = JSON.parse(raw) as Message;
-    } catch {
-      // Not one of ours (someone else publishing on the channel): ignore it.
-      return;
-    }
-    if (message.from === this.instance) return;
+    // Not one of ours (someone else publishing on the channel, another version): ignored.
+    const message = parsed(messageSchema, raw);
+    if (message === undefined || message.from === this.instance) return;
     const { table } = this.o;
     if (message.type === "enter") {
       table.mirror(message.key, message.entry, Date.now());
@@ -261,8 +290,8 @@ export class ClusterLink {
     const generation = this.generation;
     try {
       const value = (await redis.get(this.cooldownKey(key))) as string | null;
-      if (value !== null) {
-        const entry = JSON.parse(value) as Cooldown;
+      const entry = value === null ? undefined : parsed(cooldownSchema, value);
+      if (entry !== undefined) {
         this.o.table.mirror(key, entry, Date.now());
         this.mirrored.add(key);
         return this.scheduleExpiry(key, entry.until);
@@ -302,7 +331,8 @@ export class ClusterLink {
     const remote = new Map<string, Cooldown>();
     names.forEach((name, i) => {
       const value = values[i];
-      if (value) remote.set(decodeKey(name.slice(prefix.length)), JSON.parse(value) as Cooldown);
+      const entry = value ? parsed(cooldownSchema, value) : undefined;
+      if (entry) remote.set(decodePair(name.slice(prefix.length)), entry);
     });
     const { table } = this.o;
     for (const [key, entry] of remote) {
@@ -327,5 +357,3 @@ export class ClusterLink {
   }
 }
 
-const encodeKey = (key: string) => key.split("\u0000").map(encodeURIComponent).join("/");
-const decodeKey = (encoded: string) => encoded.split("/").map(decodeURIComponent).join("\u0000");

@@ -1,6 +1,7 @@
 // The one import of the cooldown table's types: when it moves, only this line changes.
 import type { Cooldown, CooldownChange, CooldownTable } from "../proxy/cooldown.ts";
 import type { CooldownWrites } from "./ledger-schema.ts";
+import { decodePair, encodePair } from "../config/pair.ts";
 
 /**
  * The cooldown table, saved in the ledger's database so a restart (even `kill -9`)
@@ -18,9 +19,7 @@ export interface SavedCooldown {
   readonly failures: number;
 }
 
-// Pair keys hold NUL ("backend\u0000model"), which Postgres text cannot store.
-export const encodePair = (key: string) => key.split("\u0000").map(encodeURIComponent).join("/");
-export const decodePair = (stored: string) => stored.split("/").map(decodeURIComponent).join("\u0000");
+// Pair keys hold NUL ("backend\u0000model"), which Postgres text cannot store: rows keep them encoded.
 
 export class CooldownStore {
   private clearAll = false;
@@ -74,21 +73,9 @@ export class CooldownStore {
   }
 }
 
-/**
- * Saves every change the table makes through `store`. The table has one `onChange`
- * slot, which the cluster link also sets in its constructor: call this after
- * creating the link (the previous listener keeps being called). Returns the undo.
- */
+/** Saves every change the table makes through `store`. Returns the way to stop. */
 export function persistCooldowns(table: CooldownTable, store: CooldownStore): () => void {
-  const previous = table.onChange;
-  const listener = (change: CooldownChange) => {
-    previous?.(change);
-    store.save(change);
-  };
-  table.onChange = listener;
-  return () => {
-    if (table.onChange === listener) table.onChange = previous;
-  };
+  return table.listen((change: CooldownChange) => store.save(change));
 }
 
 /**

@@ -1,26 +1,17 @@
+import type { KeyLimits } from "../config/keys.ts";
 import { refusal, type Refused, type Seen, type Spend } from "./limits-refusal.ts";
 import { periodEnd, periodStart, type Period } from "./periods.ts";
 
 export type { LimitName, Refused, Spend } from "./limits-refusal.ts";
 
 /**
- * A key's limits, as the config gives them. A number that is absent is no limit;
- * 0 refuses every request. `rpm` and `concurrent` are exact; `tpm` and the budget
- * are soft caps: a request is admitted while the key's usage is under the limit and
- * debited when it ends, so the overshoot is at most what was already in flight.
+ * A key's limits, as the config gives them (config/keys.ts). A number that is absent
+ * is no limit; 0 refuses every request. `rpm` and `concurrent` are exact; `tpm` and
+ * the budget are soft caps: a request is admitted while the key's usage is under the
+ * limit and debited when it ends, so the overshoot is at most what was already in flight.
  */
-export interface KeyLimits {
-  readonly rpm?: number;
-  readonly tpm?: number;
-  readonly concurrent?: number;
-  readonly budget?: Budget;
-}
-
-export interface Budget {
-  readonly usd?: number;
-  readonly tokens?: number;
-  readonly per: Period;
-}
+export type { KeyLimits };
+export type Budget = NonNullable<KeyLimits["budget"]>;
 
 export interface Admitted {
   readonly ok: true;

@@ -1,16 +1,22 @@
 import type { Config, Route } from "../config/types.ts";
 import type { Mask } from "../log/mask.ts";
+import { translatorFor } from "../protocols/translators.ts";
+import type { Translator } from "../protocols/types.ts";
 import { decodedStream, UnknownEncodingError } from "../upstream/body.ts";
 import { upstreamFetch } from "../upstream/fetch.ts";
 import { clientHeaders, upstreamHeaders } from "../upstream/headers.ts";
 import { rewriteModel } from "../upstream/json-scan.ts";
 import { joinUrl } from "../upstream/url.ts";
 import { AttemptControl, seconds } from "./attempt-control.ts";
+import { errorBody } from "./errors.ts";
 import { firstEvent } from "./first-event.ts";
 import { judgeAnswer } from "./judge.ts";
 import { failed, type Outcome } from "./outcome.ts";
 import type { ProxyRequest } from "./request.ts";
+import { routeMode } from "./route-mode.ts";
 import { passthroughBody, type StreamEnd } from "./stream.ts";
+import { translateRequest } from "./translate.ts";
+import { wantsInjection, withUsageOption } from "./inject-usage.ts";
 
 /** What every attempt of one configuration shares. */
 export interface AttemptContext {
@@ -28,6 +34,8 @@ export interface Exchange {
   readonly control: AttemptControl;
   /** performance.now() when the request was sent. */
   readonly started: number;
+  /** Set when the backend speaks another protocol than the client: the answer is translated back. */
+  readonly translator: Translator | undefined;
 }
 
 /**
@@ -37,22 +45,22 @@ export interface Exchange {
  */
 export async function attempt(ctx: AttemptContext, req: ProxyRequest, route: Route): Promise<Outcome> {
   const { backend } = route;
+  const translator = routeMode(req.path, req.protocol, backend.protocol) === "translate" ? translatorFor(req.protocol, backend.protocol!) : undefined;
+  const sent = requestFor(req, route, translator);
+  if (typeof sent === "string") {
+    const { status, body } = errorBody("not_translatable", req.protocol, `model ${JSON.stringify(req.alias.name)}: this request cannot be sent to backend ${backend.name} (it speaks ${backend.protocol}): ${sent}`);
+    return failed("not_translatable", sent, undefined, undefined, { status, headers: [["content-type", "application/json"]], body: JSON.stringify(body) }, true);
+  }
   const control = new AttemptControl(req.signal, backend.timeouts, backend.origin, req.arrived);
   const started = performance.now();
   let res: Response;
   try {
-    res = await upstreamFetch({
-      url: joinUrl(backend, req.path, req.search),
-      method: req.method,
-      headers: upstreamHeaders(req.headers, backend, { stream: req.stream }),
-      body: rewriteModel(req.body, req.text, req.modelRanges, route.model),
-      signal: control.signal,
-    });
+    res = await upstreamFetch({ ...sent, method: req.method, signal: control.signal });
   } catch (error) {
     return lost({ req, route, control }, error, false);
   }
   control.headArrived();
-  const ex: Exchange = { ctx, req, route, res, control, started };
+  const ex: Exchange = { ctx, req, route, res, control, started, translator };
   const problem = malformedHead(res);
   if (problem) {
     control.abort();
@@ -66,7 +74,28 @@ export async function attempt(ctx: AttemptContext, req: ProxyRequest, route: Rou
   const type = res.headers.get("content-type") ?? "";
   if (status < 200 || status >= 300 || type.includes("json")) return judgeAnswer(ex);
   if (type.includes("text/event-stream")) return firstEvent(ex);
+  if (translator) {
+    control.abort();
+    return failed("malformed", `status ${status} with a ${type || "body without a content-type"}, where JSON or an event stream was expected`, status, res.headers);
+  }
   return passOn(ex);
+}
+
+/** The request as it goes to the backend: the client's body with the model replaced, or translated into the backend's protocol. */
+function requestFor(req: ProxyRequest, route: Route, translator: Translator | undefined): { url: string; headers: Headers; body: Uint8Array } | string {
+  const { backend } = route;
+  if (!translator) {
+    const body = rewriteModel(req.body, req.text, req.modelRanges, route.model);
+    return {
+      url: joinUrl(backend, req.path, req.search),
+      headers: upstreamHeaders(req.headers, backend, { stream: req.stream }),
+      body: wantsInjection(req, route) ? withUsageOption(body) : body,
+    };
+  }
+  const t = translateRequest(req, route, translator);
+  if (typeof t === "string") return t;
+  // The client's query belongs to the client's API; the backend URL's own query stays.
+  return { url: joinUrl(backend, t.path, ""), headers: upstreamHeaders(req.headers, backend, { stream: req.stream, drop: t.drop, defaults: t.defaults }), body: t.body };
 }
 
 /**
@@ -90,13 +119,15 @@ function passOn(ex: Exchange): Outcome {
   const firstByteMs = performance.now() - ex.started;
   if (!res.body) {
     control.release();
-    return { kind: "served", status: res.status, headers, body: null, streaming: false, firstByteMs, finished: Promise.resolve({ kind: "complete", bytes: 0 }) };
+    return { kind: "served", status: res.status, headers, body: null, streaming: false, firstByteMs, finished: Promise.resolve({ kind: "complete", bytes: 0 }), usage: noUsage };
   }
   control.readingBody();
   const { promise, resolve } = Promise.withResolvers<StreamEnd>();
   const body = passthroughBody([], res.body.getReader() as ReadableStreamDefaultReader<Uint8Array>, control, resolve);
-  return { kind: "served", status: res.status, headers, body, streaming: false, firstByteMs, finished: promise };
+  return { kind: "served", status: res.status, headers, body, streaming: false, firstByteMs, finished: promise, usage: noUsage };
 }
+
+export const noUsage = () => undefined;
 
 /** The body as plain bytes, or a failure when its content-encoding is one the proxy cannot undo. */
 export function plainReader(ex: Exchange): ReadableStreamDefaultReader<Uint8Array> | Outcome {

@@ -10,7 +10,8 @@ export function coolDown(ctx: ProxyContext, req: ProxyRequest, route: Route, out
   const { config, cooldowns, log, observer } = ctx;
   if (outcome.requestFault) {
     cooldowns.release(route.key);
-    log.warn(`${describeRoute(route)} failed (${outcome.reason}); not cooled down: the request itself was refused`, req.id);
+    const why = outcome.requestFault === "path" ? `the provider does not serve ${req.path}` : "the request itself was refused";
+    log.warn(`${describeRoute(route)} failed (${outcome.reason}); not cooled down: ${why}`, req.id);
     return;
   }
   if (config.cooldownMs <= 0) {

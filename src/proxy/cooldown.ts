@@ -32,10 +32,20 @@ export type Access = "free" | "probe" | "cooling";
  */
 export class CooldownTable {
   private readonly entries = new Map<string, Cooldown>();
-  /** Set by the cluster link: hears every change this process makes. */
-  onChange: ((change: CooldownChange) => void) | undefined;
+  /** Hear every change this process makes: the cluster link shares them, the ledger saves them. */
+  private readonly listeners = new Set<(change: CooldownChange) => void>();
   /** Set by the cluster link while it is connected: cooldowns it shares end gated. */
   gateShared = false;
+
+  /** Calls `listener` with every change this process makes from now on; returns the way to stop. */
+  listen(listener: (change: CooldownChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private changed(change: CooldownChange): void {
+    for (const listener of this.listeners) listener(change);
+  }
 
   /** Milliseconds until the pair is free; 0 when it may be tried (or probed) now. A pair being probed counts as 1 s. */
   remaining(key: string, now: number): number {
@@ -81,17 +91,17 @@ export class CooldownTable {
       gated: this.gateShared,
     };
     this.entries.set(key, entry);
-    this.onChange?.({ type: "enter", key, entry });
+    this.changed({ type: "enter", key, entry });
     return entry;
   }
 
   /** A success: the pair is healthy, its failure count starts again. */
   succeeded(key: string): void {
-    if (this.entries.delete(key)) this.onChange?.({ type: "succeeded", key });
+    if (this.entries.delete(key)) this.changed({ type: "succeeded", key });
   }
 
   clear(key?: string): number {
-    this.onChange?.(key === undefined ? { type: "clear" } : { type: "clear", key });
+    this.changed(key === undefined ? { type: "clear" } : { type: "clear", key });
     return this.forget(key);
   }
 

@@ -41,6 +41,19 @@ export function isErrorEvent(event: string, data: string): boolean {
   }
 }
 
+/** Statuses that can say a provider does not serve a path (rather than that the model failed). */
+const NOT_SERVED = new Set([404, 405, 501]);
+
+/**
+ * A 404, 405 or 501 about the path, not the pair: the provider does not serve this
+ * endpoint (embeddings on a chat-only server, Claude Code's count_tokens). It falls
+ * back but cools nothing. One about the model (OpenAI's `model_not_found`, or a body
+ * naming the route's model, as vLLM and Ollama answer) is still the pair's failure.
+ */
+export function isPathFault(status: number, body: string, model: string): boolean {
+  return NOT_SERVED.has(status) && !body.includes("model_not_found") && !(model !== "" && body.includes(model));
+}
+
 const CONTEXT_TOO_LONG = /context[_ ]length[_ ]exceeded|context window|maximum context length|prompt is too long|too many tokens|input is too long/i;
 
 /**

@@ -13,8 +13,15 @@ const KINDS = {
   missing_model: { status: 400, type: "invalid_request_error", anthropic: "invalid_request_error" },
   duplicate_model: { status: 400, type: "invalid_request_error", anthropic: "invalid_request_error" },
   invalid_api_key: { status: 401, type: "authentication_error", anthropic: "authentication_error" },
+  key_expired: { status: 401, type: "authentication_error", anthropic: "authentication_error" },
+  model_not_allowed: { status: 403, type: "permission_error", anthropic: "permission_error" },
+  operator_only: { status: 403, type: "permission_error", anthropic: "permission_error" },
+  rate_limit_exceeded: { status: 429, type: "rate_limit_error", anthropic: "rate_limit_error" },
+  budget_exceeded: { status: 429, type: "rate_limit_error", anthropic: "rate_limit_error" },
   model_not_found: { status: 404, type: "invalid_request_error", anthropic: "not_found_error" },
   not_found: { status: 404, type: "invalid_request_error", anthropic: "not_found_error" },
+  not_translatable: { status: 400, type: "invalid_request_error", anthropic: "invalid_request_error" },
+  no_route_for_endpoint: { status: 400, type: "invalid_request_error", anthropic: "invalid_request_error" },
   method_not_allowed: { status: 405, type: "invalid_request_error", anthropic: "invalid_request_error" },
   request_too_large: { status: 413, type: "invalid_request_error", anthropic: "request_too_large" },
   upgrade_required: { status: 426, type: "invalid_request_error", anthropic: "invalid_request_error" },
@@ -32,11 +39,17 @@ export function protocolOf(path: string): Protocol {
   return "openai";
 }
 
-export function errorResponse(kind: ErrorKind, protocol: Protocol, message: string, headers?: Record<string, string>): Response {
+/** An error the proxy makes, as a status and a body in the client's protocol. */
+export function errorBody(kind: ErrorKind, protocol: Protocol, message: string): { status: number; body: Record<string, unknown> } {
   const k = KINDS[kind];
   const body =
     protocol === "anthropic"
       ? { type: "error", error: { type: k.anthropic, message } }
       : { error: { message, type: k.type, param: null, code: kind } };
-  return Response.json(body, { status: k.status, headers });
+  return { status: k.status, body };
+}
+
+export function errorResponse(kind: ErrorKind, protocol: Protocol, message: string, headers?: Record<string, string>): Response {
+  const { status, body } = errorBody(kind, protocol, message);
+  return Response.json(body, { status, headers });
 }

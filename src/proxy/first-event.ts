@@ -6,6 +6,8 @@ import { lost, plainReader, type Exchange } from "./attempt.ts";
 import { isErrorEvent, isRequestFault } from "./detect.ts";
 import { failed, type Outcome } from "./outcome.ts";
 import { committedStream, PassthroughShape, type StreamEnd } from "./stream.ts";
+import { answerContext, TranslatingShape, translatedError } from "./translate.ts";
+import { wantsInjection, withoutUsageChunk } from "./inject-usage.ts";
 
 /** A stream that sends this much without one complete event is not SSE: fall back rather than hold it all. */
 const MAX_BEFORE_FIRST_EVENT = 1024 * 1024;
@@ -48,7 +50,9 @@ export async function firstEvent(ex: Exchange): Promise<Outcome> {
       if (!event) continue;
       if (isErrorEvent(event.event, event.data)) {
         control.abort();
-        const answer = { status: res.status, headers, body: Buffer.concat(held).toString("utf8") };
+        const text = Buffer.concat(held).toString("utf8");
+        // Translated, the client gets the provider's error in its own protocol (the event's data is the error).
+        const answer = ex.translator ? translatedError(ex.translator, 502, event.data, headers) : { status: res.status, headers, body: text };
         return failed("error_event", "stream began with an error event", res.status, res.headers, answer, isRequestFault(res.status, event.data));
       }
       break;
@@ -60,6 +64,9 @@ export async function firstEvent(ex: Exchange): Promise<Outcome> {
   control.readingBody();
   const firstByteMs = performance.now() - ex.started;
   const { promise, resolve } = Promise.withResolvers<StreamEnd>();
-  const body = committedStream({ held, reader, control, shape: new PassthroughShape(streamProtocol(ex.req.path)), onEnd: resolve });
-  return { kind: "served", status: res.status, headers, body, streaming: true, firstByteMs, finished: promise };
+  const shape = ex.translator
+    ? new TranslatingShape(ex.translator.stream(answerContext(ex.req)), ex.translator.backend)
+    : new PassthroughShape(streamProtocol(ex.req.path), wantsInjection(ex.req, ex.route) ? withoutUsageChunk : undefined);
+  const body = committedStream({ held, reader, control, shape, onEnd: resolve });
+  return { kind: "served", status: res.status, headers, body, streaming: true, firstByteMs, finished: promise, usage: () => shape.usage };
 }

@@ -1,3 +1,4 @@
+import type { Usage } from "../protocols/types.ts";
 import type { StreamEnd } from "./stream.ts";
 
 /** An upstream answer kept to return as the final one if every route fails. */
@@ -21,7 +22,8 @@ export type FailureKind =
   | "first_byte_timeout"
   | "idle_timeout"
   | "total_timeout"
-  | "too_large";
+  | "too_large"
+  | "not_translatable";
 
 /** What one attempt came to. Expected upstream trouble is a value, never thrown. */
 export type Outcome =
@@ -36,6 +38,8 @@ export type Outcome =
       readonly firstByteMs: number;
       /** Resolves when the client has the whole body, or it was cut, or the client went away. */
       readonly finished: Promise<StreamEnd>;
+      /** The tokens the answer reported, as far as it got (read once it is finished). */
+      readonly usage: () => Usage | undefined;
     }
   | {
       readonly kind: "failed";
@@ -45,13 +49,13 @@ export type Outcome =
       /** The provider's headers, for the cooldown policy (Retry-After and rate-limit resets). */
       readonly headers?: Headers;
       readonly answer?: Answer;
-      /** The request's own fault (400, 413, 422, context too long): fall back, but cool nothing. */
-      readonly requestFault: boolean;
+      /** Whose fault it was when it is not the pair's, so nothing cools: the request's (400, 413, 422, context too long) or the path's (a 404 for an endpoint the provider does not serve). */
+      readonly requestFault: boolean | "path";
     }
   | { readonly kind: "gone" };
 
 export type Failed = Extract<Outcome, { kind: "failed" }>;
 
-export function failed(failure: FailureKind, reason: string, status?: number, headers?: Headers, answer?: Answer, requestFault = false): Failed {
+export function failed(failure: FailureKind, reason: string, status?: number, headers?: Headers, answer?: Answer, requestFault: boolean | "path" = false): Failed {
   return { kind: "failed", failure, reason, status, headers, answer, requestFault };
 }

@@ -24,4 +24,6 @@ export interface ProxyRequest {
   readonly signal: AbortSignal;
   /** Epoch ms when the request arrived (for `total_seconds`). */
   readonly arrived: number;
+  /** The name of the key it came with (`keys:`), for logs, metrics and the ledger; undefined for the proxy key or none. */
+  readonly key: string | undefined;
 }

@@ -7,6 +7,8 @@ export interface Plan {
   readonly cooling: number;
   /** Milliseconds until the first cooling candidate is free again (0 if none is cooling). */
   readonly firstFreeMs: number;
+  /** How many routes were left out because they cannot serve the request at all (its endpoint, their protocol). */
+  readonly unservable: number;
 }
 
 /** Random order within a group: uniform when weights are equal, else weighted (Efraimidis–Spirakis). */
@@ -30,12 +32,17 @@ export function orderGroup(group: PriorityGroup, random: () => number): Route[] 
  * The routes to try for an alias, right now: its priority groups and then those of
  * its L2 fallback aliases (already flattened at config time), cooling pairs left out.
  */
-export function plan(alias: Alias, remaining: (key: string) => number, random: () => number = Math.random): Plan {
+export function plan(alias: Alias, remaining: (key: string) => number, random: () => number = Math.random, servable: (route: Route) => boolean = () => true): Plan {
   const routes: Route[] = [];
   let cooling = 0;
+  let unservable = 0;
   let firstFreeMs = Infinity;
   for (const group of alias.groups) {
     for (const route of orderGroup(group, random)) {
+      if (!servable(route)) {
+        unservable++;
+        continue;
+      }
       const ms = remaining(route.key);
       if (ms > 0) {
         cooling++;
@@ -43,5 +50,5 @@ export function plan(alias: Alias, remaining: (key: string) => number, random: (
       } else routes.push(route);
     }
   }
-  return { routes, cooling, firstFreeMs: cooling > 0 ? firstFreeMs : 0 };
+  return { routes, cooling, firstFreeMs: cooling > 0 ? firstFreeMs : 0, unservable };
 }

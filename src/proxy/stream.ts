@@ -1,6 +1,7 @@
 import type { DirectUnderlyingSource } from "bun";
-import type { Protocol } from "../protocols/types.ts";
+import type { Protocol, Usage } from "../protocols/types.ts";
 import type { AttemptControl } from "./attempt-control.ts";
+import { usageFollower, UsageTap } from "./usage-tap.ts";
 
 /** How a body handed to the client ended. */
 export type StreamEnd =
@@ -24,6 +25,8 @@ export interface StreamShape {
   end(): string;
   /** The stream was cut: the last thing the client gets. */
   cut(message: string): string;
+  /** The tokens the provider's stream reported so far. */
+  readonly usage: Usage | undefined;
 }
 
 /**
@@ -63,9 +66,19 @@ export class PassthroughShape implements StreamShape {
   /** The last bytes so far, for a marker split between chunks and for where the stream stopped. */
   private tail: Buffer = Buffer.alloc(0);
   private readonly markers: readonly Buffer[];
+  private readonly tap: UsageTap | undefined;
 
-  constructor(private readonly protocol: Protocol | undefined) {
+  constructor(
+    private readonly protocol: Protocol | undefined,
+    /** Takes out the usage chunk the proxy asked for on the client's behalf (stream_usage: inject). */
+    private readonly strip?: (chunk: Uint8Array) => Uint8Array,
+  ) {
     this.markers = protocol ? MARKERS[protocol] : [];
+    this.tap = protocol ? new UsageTap(usageFollower(protocol)) : undefined;
+  }
+
+  get usage(): Usage | undefined {
+    return this.tap?.usage;
   }
 
   get complete(): boolean {
@@ -77,6 +90,7 @@ export class PassthroughShape implements StreamShape {
   }
 
   chunk(bytes: Uint8Array): Uint8Array {
+    this.tap?.push(bytes);
     if (!this.seen && this.markers.length > 0) {
       const view = Buffer.concat([this.tail, bytes]);
       for (const marker of this.markers) {
@@ -86,7 +100,7 @@ export class PassthroughShape implements StreamShape {
       }
       this.tail = view.subarray(Math.max(0, view.length - 32));
     } else if (bytes.length > 0) this.tail = Buffer.from(bytes.subarray(Math.max(0, bytes.length - 4)));
-    return bytes;
+    return this.strip ? this.strip(bytes) : bytes;
   }
 
   end(): string {

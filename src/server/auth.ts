@@ -1,5 +1,3 @@
-import type { Config } from "../config/types.ts";
-
 /** Compares in time that depends only on the expected key's length. */
 export function safeEqual(given: string, expected: string): boolean {
   let diff = given.length ^ expected.length;
@@ -15,11 +13,6 @@ export function presentedKey(headers: Headers): string | undefined {
     if (match) return match[1];
   }
   return headers.get("x-api-key") ?? undefined;
-}
-
-/** True when no proxy key is configured, or the request carries it. */
-export function authorized(config: Config, headers: Headers): boolean {
-  return !config.proxyKey || safeEqual(presentedKey(headers) ?? "", config.proxyKey);
 }
 
 /**

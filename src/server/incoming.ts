@@ -15,6 +15,8 @@ export interface Arrival {
   readonly path: string;
   readonly search: string;
   readonly protocol: Protocol;
+  /** The name of the key it came with (`keys:`). */
+  readonly key: string | undefined;
 }
 
 /**
@@ -57,7 +59,7 @@ export async function readIncoming(a: Arrival, config: Config, log: Logger): Pro
   if (!alias) return errorResponse("model_not_found", protocol, `model ${JSON.stringify(model)} is not served by this proxy; GET /v1/models lists the models it serves`);
   const stream = json.stream === true;
   // The two lines every request logs are only built when they will be written.
-  if (log.enabled("info")) log.info(`${req.method} ${a.path} model=${model}${stream ? " stream" : ""}`, a.id);
+  if (log.enabled("info")) log.info(`${req.method} ${a.path} model=${model}${stream ? " stream" : ""}${a.key === undefined ? "" : ` key=${a.key}`}`, a.id);
   if (log.enabled("debug")) log.debug(`request headers: ${JSON.stringify(Object.fromEntries(req.headers))}; body: ${text}`, a.id);
   return {
     id: a.id,
@@ -75,6 +77,7 @@ export async function readIncoming(a: Arrival, config: Config, log: Logger): Pro
     protocol,
     signal: req.signal,
     arrived: Date.now(),
+    key: a.key,
   };
 }
 

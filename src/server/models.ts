@@ -4,8 +4,8 @@ import type { Config } from "../config/types.ts";
  * GET /v1/models: the enabled aliases, in OpenAI's list shape, or Anthropic's when the
  * client sends anthropic-version. https://docs.anthropic.com/en/api/models-list
  */
-export function modelList(config: Config, headers: Headers): Response {
-  const ids = [...config.aliases.keys()];
+export function modelList(config: Config, headers: Headers, allows?: (alias: string) => boolean): Response {
+  const ids = [...config.aliases.keys()].filter((id) => allows === undefined || allows(id));
   if (headers.has("anthropic-version")) {
     const createdAt = config.loadedAt.toISOString();
     return Response.json({

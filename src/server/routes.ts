@@ -1,13 +1,18 @@
 import type { Server } from "bun";
 import type { Config } from "../config/types.ts";
 import type { ClusterStatus } from "../ops/cluster.ts";
-import { METRICS_CONTENT_TYPE } from "../ops/metrics.ts";
+import { METRICS_CONTENT_TYPE } from "../ops/prometheus.ts";
 import { errorResponse, protocolOf, type Protocol } from "../proxy/errors.ts";
 import { forward, type Forwarded, type ProxyContext } from "../proxy/forward.ts";
-import { authorized, withoutKey } from "./auth.ts";
+import { spendOf } from "../ops/usage-record.ts";
+import type { KeyServices } from "../ops/usage-services.ts";
+import { admit } from "./admission.ts";
+import { withoutKey } from "./auth.ts";
 import { readIncoming } from "./incoming.ts";
+import { identify, isOperator, type Principal } from "./keys.ts";
 import { modelList } from "./models.ts";
 import { statusReport } from "./status.ts";
+import { usageAnswer } from "./usage.ts";
 
 /** Paths that only take POST: another method gets 405 rather than a confusing 400. */
 const POST_ONLY = new Set(["/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/responses", "/v1/messages", "/v1/messages/count_tokens", "/chat/completions", "/completions", "/embeddings", "/responses"]);
@@ -18,9 +23,10 @@ export interface RouteContext {
   readonly startedAt: number;
   readonly version: string;
   /** Renders /metrics. */
-  readonly metrics?: (snapshot: { cooldownsActive: number }) => string;
+  readonly metrics?: (snapshot: { cooldownsActive: number }) => string | Promise<string>;
   /** The cluster link's state, for /status. */
   readonly cluster?: () => ClusterStatus | undefined;
+  readonly services: KeyServices;
 }
 
 /** A request on its way in: its id, and where it is going. */
@@ -39,6 +45,16 @@ const methodNotAllowed = (protocol: Protocol, method: string, path: string, allo
 
 function unauthorized(protocol: Protocol): Response {
   return errorResponse("invalid_api_key", protocol, "missing or wrong API key; send the proxy's key as Authorization: Bearer <key> or x-api-key: <key>");
+}
+
+function operatorOnly(protocol: Protocol, path: string): Response {
+  return errorResponse("operator_only", protocol, `${path} needs the proxy's own key (proxy_api_key), not one of keys:`);
+}
+
+/** Who may see an operator endpoint: 401 without a known key, 403 with a key of `keys:`. */
+function operatorCheck(principal: Principal | undefined, protocol: Protocol, path: string): Response | undefined {
+  if (!principal) return unauthorized(protocol);
+  return isOperator(principal) ? undefined : operatorOnly(protocol, path);
 }
 
 /** Splits `req.url` (absolute: http://host/path?query) without building a URL object. */
@@ -63,18 +79,25 @@ export async function route(r: Routed, ctx: RouteContext): Promise<RouteResult> 
   if (path === "/health" || path === "/healthz") {
     return own(method === "GET" || method === "HEAD" ? new Response("ok") : methodNotAllowed(protocol, method, path, "GET"));
   }
+  const principal = identify(config, req.headers);
   if (path === "/v1/models" || path === "/models") {
-    return own(method === "GET" || method === "HEAD" ? modelList(config, req.headers) : methodNotAllowed(protocol, method, path, "GET"));
+    // Without a key, every enabled alias (as the original); with one of keys:, the aliases it may use.
+    const allows = principal?.kind === "key" ? principal.key.allows : undefined;
+    return own(method === "GET" || method === "HEAD" ? modelList(config, req.headers, allows) : methodNotAllowed(protocol, method, path, "GET"));
   }
   if (path === "/metrics" && ctx.metrics) {
     if (method !== "GET" && method !== "HEAD") return own(methodNotAllowed(protocol, method, path, "GET"));
-    if (!config.metricsPublic && !authorized(config, req.headers)) return own(unauthorized(protocol));
-    const body = ctx.metrics({ cooldownsActive: ctx.proxy.cooldowns.active(Date.now()).length });
+    const refused = config.metricsPublic ? undefined : operatorCheck(principal, protocol, path);
+    if (refused) return own(refused);
+    const body = await ctx.metrics({ cooldownsActive: ctx.proxy.cooldowns.active(Date.now()).length });
     return own(new Response(body, { headers: { "content-type": METRICS_CONTENT_TYPE } }));
   }
 
-  if (!authorized(config, req.headers)) return own(unauthorized(protocol));
+  if (!principal) return own(unauthorized(protocol));
+  if (path === "/usage") return own(await usageAnswer(req, new URL(req.url), principal, ctx.services, protocol));
   if (path === "/status" || path === "/status/cooldowns") {
+    const refused = operatorCheck(principal, protocol, path);
+    if (refused) return own(refused);
     const { proxy } = ctx;
     return own(statusReport(req, new URL(req.url), { config, cooldowns: proxy.cooldowns, startedAt: ctx.startedAt, version: ctx.version, redact: proxy.mask, log: proxy.log, id: r.id, cluster: ctx.cluster?.() }));
   }
@@ -83,10 +106,18 @@ export async function route(r: Routed, ctx: RouteContext): Promise<RouteResult> 
     return own(errorResponse("not_found", protocol, `${path} is not an endpoint of llm-proxy; it forwards requests whose JSON body names a model (POST)`));
   }
 
-  const incoming = await readIncoming({ req, id: r.id, fromClient: r.fromClient, path, search: withoutKey(search, config.proxyKey), protocol }, config, ctx.proxy.log);
+  const keyName = principal.kind === "key" ? principal.key.name : undefined;
+  const incoming = await readIncoming({ req, id: r.id, fromClient: r.fromClient, path, search: withoutKey(search, config.proxyKey), protocol, key: keyName }, config, ctx.proxy.log);
   if (incoming instanceof Response) return own(incoming);
+  const admission = await admit(principal, incoming.alias.name, protocol, ctx.services, Date.now());
+  if (admission instanceof Response) return own(admission);
   // A stream may be slow between tokens; Bun's idle timer must not cut it. The proxy's own
   // timers decide, and Bun's comes back when the request is over.
   r.server.timeout(req, 0);
-  return { proxied: await forward(ctx.proxy, incoming) };
+  const forwarded = await forward(ctx.proxy, incoming);
+  const done = forwarded.done.then((record) => {
+    admission.release(spendOf(record.usage, record.route), Date.now());
+    return record;
+  });
+  return { proxied: { response: forwarded.response, done } };
 }

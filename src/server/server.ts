@@ -6,6 +6,8 @@ import type { ClusterStatus } from "../ops/cluster.ts";
 import { CooldownTable } from "../proxy/cooldown.ts";
 import { errorResponse } from "../proxy/errors.ts";
 import type { ProxyContext, ProxyObserver, RequestRecord } from "../proxy/forward.ts";
+import { LocalLimiter } from "../ops/limits.ts";
+import type { KeyServices } from "../ops/usage-services.ts";
 import { route, type RouteContext } from "./routes.ts";
 
 /** Bun's idle timeout for connections between requests (its default). */
@@ -26,7 +28,7 @@ export interface ServerHooks {
   /** Once per proxied request, when it is over (its stream included): per-request files, metrics lines. */
   readonly onDone?: (record: RequestRecord) => void;
   /** Renders /metrics. */
-  readonly metrics?: (snapshot: { cooldownsActive: number }) => string;
+  readonly metrics?: (snapshot: { cooldownsActive: number }) => string | Promise<string>;
   /** Runs before each request is routed (the hot-reload modification-time check). */
   readonly beforeRequest?: () => void;
   readonly version?: string;
@@ -42,6 +44,8 @@ export interface ServerOptions {
   readonly reusePort?: boolean;
   /** Shared with the cluster link; one is made when absent. */
   readonly cooldowns?: CooldownTable;
+  /** Key limits and the usage ledger; local counters and no ledger when absent. */
+  readonly services?: KeyServices;
 }
 
 export interface ProxyServer {
@@ -98,9 +102,10 @@ export function startServer(initial: Config, log: Logger, options: ServerOptions
   const hooks = options.hooks ?? {};
   const startedAt = Date.now();
   const inFlight = new InFlight(hooks.observer);
+  const services: KeyServices = options.services ?? { limiter: new LocalLimiter(), ledger: undefined };
   const contextFor = (config: Config): RouteContext => {
     const proxy: ProxyContext = { config, cooldowns, log, mask: createMask(config.secrets), observer: hooks.observer };
-    return { proxy, startedAt, version: hooks.version ?? "", metrics: hooks.metrics, cluster: hooks.cluster };
+    return { proxy, startedAt, version: hooks.version ?? "", metrics: hooks.metrics, cluster: hooks.cluster, services };
   };
   let context = contextFor(initial);
 

@@ -1,4 +1,5 @@
 import type { ClusterStatus } from "../ops/cluster.ts";
+import { cooldownKey, pairOf } from "../config/pair.ts";
 import type { Config } from "../config/types.ts";
 import type { CooldownTable } from "../proxy/cooldown.ts";
 import { errorResponse } from "../proxy/errors.ts";
@@ -16,7 +17,6 @@ export interface StatusSources {
   readonly cluster?: ClusterStatus;
 }
 
-const SEPARATOR = "\u0000";
 
 /**
  * GET /status: what the proxy serves and what is cooling down, as JSON (no keys).
@@ -33,7 +33,7 @@ export function statusReport(req: Request, url: URL, s: StatusSources): Response
     if ((backend === null) !== (model === null)) {
       return errorResponse("invalid_json", "openai", "give both backend and model to clear one pair (?backend=…&model=…), or neither to clear all");
     }
-    const key = backend === null ? undefined : `${backend}${SEPARATOR}${model}`;
+    const key = backend === null ? undefined : cooldownKey(backend, model!);
     const cleared = key === undefined ? s.cooldowns.active(now).length : s.cooldowns.remaining(key, now) > 0 ? 1 : 0;
     if (key !== undefined && cleared === 0) {
       const pairs = knownPairs(s.config, s.cooldowns, now);
@@ -78,7 +78,7 @@ function knownPairs(config: Config, cooldowns: CooldownTable, now: number): Set<
 const LISTED = 20;
 
 function unknownPair(backend: string, model: string, pairs: Set<string>): string {
-  const all = [...pairs].map((key) => key.split(SEPARATOR) as [string, string]);
+  const all = [...pairs].map((key) => { const p = pairOf(key); return [p.backend, p.model] as [string, string]; });
   const ofBackend = all.filter(([b]) => b === backend).map(([, m]) => m);
   const list = (items: string[]) => `${items.slice(0, LISTED).join(", ")}${items.length > LISTED ? `, and ${items.length - LISTED} more` : ""}`;
   if (ofBackend.length > 0) return `backend ${JSON.stringify(backend)} has no route to model ${JSON.stringify(model)}; its models: ${list(ofBackend)}`;
@@ -88,7 +88,7 @@ function unknownPair(backend: string, model: string, pairs: Set<string>): string
 
 function cooldownList(cooldowns: CooldownTable, now: number) {
   return cooldowns.active(now).map(([key, c]) => {
-    const [backend, model] = key.split(SEPARATOR);
+    const { backend, model } = pairOf(key);
     return {
       backend,
       model,

@@ -1,4 +1,5 @@
 import type { Socket, TCPSocketListener } from "bun";
+import { describePair } from "../../src/config/pair.ts";
 import type { TestProxy } from "./proxy.ts";
 import { waitFor } from "./fake-provider.ts";
 import { within } from "./http.ts";
@@ -51,13 +52,13 @@ ${extra}
 export function cooling(proxy: TestProxy): string[] {
   return proxy.proxy.cooldowns
     .active(Date.now())
-    .map(([key]) => key.replace("\u0000", "/"))
+    .map(([key]) => describePair(key))
     .sort();
 }
 
 /** The cooldown entry of `backend/model` (expired or not), or undefined. */
 export function cooldownOf(proxy: TestProxy, pair: string) {
-  return proxy.proxy.cooldowns.active(0).find(([key]) => key.replace("\u0000", "/") === pair)?.[1];
+  return proxy.proxy.cooldowns.active(0).find(([key]) => describePair(key) === pair)?.[1];
 }
 
 /** A URL on 127.0.0.1 where nothing listens: a port that was just bound and released. */

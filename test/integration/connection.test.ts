@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { describePair } from "../../src/config/pair.ts";
 import { chatChunk, chatCompletion, FakeProvider, ScriptedStream, waitFor } from "../helpers/fake-provider.ts";
 import { post, readUntil, within } from "../helpers/http.ts";
 import { startProxy } from "../helpers/proxy.ts";
@@ -180,7 +181,7 @@ models:
         expect(requests).toBe(2);
         expect(connections).toBe(1);
         expect(second.received.length).toBe(1);
-        expect(proxy.proxy.cooldowns.active(Date.now()).map(([key]) => key.replace("\u0000", "/"))).toEqual(["a/real-a"]);
+        expect(proxy.proxy.cooldowns.active(Date.now()).map(([key]) => describePair(key))).toEqual(["a/real-a"]);
       } finally {
         raw.stop(true);
       }

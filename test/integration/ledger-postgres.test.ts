@@ -1,4 +1,5 @@
 import { SQL } from "bun";
+import { cooldownKey } from "../../src/config/pair.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,13 +10,10 @@ import { persistCooldowns, restoreCooldowns } from "../../src/ops/ledger-cooldow
 import { usageReport } from "../../src/ops/ledger-query.ts";
 import { waitFor } from "../helpers/fake-provider.ts";
 import { LogLines, sampleRows, usageRow } from "../helpers/ledger-rows.ts";
-import { postgresBin, TestPostgres } from "../helpers/postgres.ts";
+import { postgresTool, TestPostgres } from "../helpers/postgres.ts";
 
-if (!postgresBin && process.env.CI !== "true") {
-  console.warn("ledger Postgres tests skipped: postgres is not installed (Debian: apt-get install postgresql)");
-}
 // Under CI a missing postgres fails (TestPostgres.start says what to install) instead of skipping.
-const maybe = postgresBin || process.env.CI === "true" ? describe : describe.skip;
+const maybe = postgresTool.describe;
 
 const DAY = 86_400_000;
 const NOW = Date.parse("2026-12-02T10:00:00Z");
@@ -135,17 +133,17 @@ maybe("the Postgres ledger", () => {
     const table = new CooldownTable();
     persistCooldowns(table, a.cooldowns);
     const now = Date.now();
-    table.enter("openai\u0000gpt-4o", now, 60_000, "status 429", 429);
-    table.enter("groq\u0000llama", now, 10, "network error");
-    table.enter("anthropic\u0000claude", now, 60_000, "status 529", 529);
-    table.succeeded("anthropic\u0000claude");
+    table.enter(cooldownKey("openai", "gpt-4o"), now, 60_000, "status 429", 429);
+    table.enter(cooldownKey("groq", "llama"), now, 10, "network error");
+    table.enter(cooldownKey("anthropic", "claude"), now, 60_000, "status 529", 529);
+    table.succeeded(cooldownKey("anthropic", "claude"));
     await waitFor(async () => Number((await admin`SELECT COUNT(*) AS n FROM llm_proxy_cooldowns`)[0].n) === 2, "two saved cooldowns", 1500);
     const b = await ledger();
     const loaded = await b.cooldowns.load(now + 1000);
-    expect(loaded.map(([k]) => k)).toEqual(["openai\u0000gpt-4o"]);
+    expect(loaded.map(([k]) => k)).toEqual([cooldownKey("openai", "gpt-4o")]);
     const fresh = new CooldownTable();
     restoreCooldowns(fresh, loaded, now + 1000);
-    expect(fresh.remaining("openai\u0000gpt-4o", now + 1000)).toBe(59_000);
+    expect(fresh.remaining(cooldownKey("openai", "gpt-4o"), now + 1000)).toBe(59_000);
   });
 
   test("while Postgres is away rows wait in memory, the outage is logged once, and they are written when it is back", async () => {

@@ -1,4 +1,5 @@
 import { Database } from "bun:sqlite";
+import { cooldownKey } from "../../src/config/pair.ts";
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -183,12 +184,12 @@ describe("the SQLite ledger", () => {
     const table = new CooldownTable();
     persistCooldowns(table, ledger.cooldowns);
     const now = Date.now();
-    table.enter("a\u0000m1", now, 60_000, "status 429", 429);
-    table.enter("a\u0000m1", now, 90_000, "status 429", 429); // the second failure in a row
-    table.enter("b\u0000m2", now, 60_000, "network error");
-    table.enter("c\u0000m3", now, 100, "status 503", 503); // expires before the restart
-    table.enter("d\u0000m4", now, 60_000, "status 500", 500);
-    table.succeeded("d\u0000m4");
+    table.enter(cooldownKey("a", "m1"), now, 60_000, "status 429", 429);
+    table.enter(cooldownKey("a", "m1"), now, 90_000, "status 429", 429); // the second failure in a row
+    table.enter(cooldownKey("b", "m2"), now, 60_000, "network error");
+    table.enter(cooldownKey("c", "m3"), now, 100, "status 503", 503); // expires before the restart
+    table.enter(cooldownKey("d", "m4"), now, 60_000, "status 500", 500);
+    table.succeeded(cooldownKey("d", "m4"));
     const saved = () => {
       const db = new Database(path, { readonly: true });
       try {
@@ -202,14 +203,14 @@ describe("the SQLite ledger", () => {
     const again = await openLedger(path, { retentionDays: 0, log: new LogLines().log });
     const later = now + 1000;
     const loaded = await again.cooldowns.load(later);
-    expect(loaded.map(([k]) => k).sort()).toEqual(["a\u0000m1", "b\u0000m2"]);
+    expect(loaded.map(([k]) => k).sort()).toEqual([cooldownKey("a", "m1"), cooldownKey("b", "m2")]);
     const fresh = new CooldownTable();
     expect(restoreCooldowns(fresh, loaded, later)).toBe(2);
-    expect(fresh.get("a\u0000m1")).toMatchObject({ until: now + 90_000, since: now, failures: 2, status: 429, reason: "status 429", probing: false, gated: false });
-    expect(fresh.get("b\u0000m2")?.status).toBeUndefined();
-    expect(fresh.claim("a\u0000m1", later)).toBe("cooling");
+    expect(fresh.get(cooldownKey("a", "m1"))).toMatchObject({ until: now + 90_000, since: now, failures: 2, status: 429, reason: "status 429", probing: false, gated: false });
+    expect(fresh.get(cooldownKey("b", "m2"))?.status).toBeUndefined();
+    expect(fresh.claim(cooldownKey("a", "m1"), later)).toBe("cooling");
     // Once the restored cooldown ends, the pair may be probed again (it is not left gated).
-    expect(fresh.claim("b\u0000m2", now + 60_001)).toBe("probe");
+    expect(fresh.claim(cooldownKey("b", "m2"), now + 60_001)).toBe("probe");
     await ledger.close();
     await again.close();
   });
@@ -220,18 +221,18 @@ describe("the SQLite ledger", () => {
     const table = new CooldownTable();
     const undo = persistCooldowns(table, ledger.cooldowns);
     const now = Date.now();
-    for (const pair of ["a\u0000m", "b\u0000m", "c\u0000m"]) table.enter(pair, now, 60_000, "status 429", 429);
-    table.clear("b\u0000m");
+    for (const pair of [cooldownKey("a", "m"), cooldownKey("b", "m"), cooldownKey("c", "m")]) table.enter(pair, now, 60_000, "status 429", 429);
+    table.clear(cooldownKey("b", "m"));
     await ledger.flush();
-    expect((await ledger.cooldowns.load(now)).map(([k]) => k).sort()).toEqual(["a\u0000m", "c\u0000m"]);
+    expect((await ledger.cooldowns.load(now)).map(([k]) => k).sort()).toEqual([cooldownKey("a", "m"), cooldownKey("c", "m")]);
     table.clear();
-    table.enter("d\u0000m", now, 60_000, "status 429", 429);
+    table.enter(cooldownKey("d", "m"), now, 60_000, "status 429", 429);
     await ledger.flush();
-    expect((await ledger.cooldowns.load(now)).map(([k]) => k)).toEqual(["d\u0000m"]);
+    expect((await ledger.cooldowns.load(now)).map(([k]) => k)).toEqual([cooldownKey("d", "m")]);
     undo();
-    table.enter("e\u0000m", now, 60_000, "status 429", 429);
+    table.enter(cooldownKey("e", "m"), now, 60_000, "status 429", 429);
     await ledger.flush();
-    expect((await ledger.cooldowns.load(now)).map(([k]) => k)).toEqual(["d\u0000m"]);
+    expect((await ledger.cooldowns.load(now)).map(([k]) => k)).toEqual([cooldownKey("d", "m")]);
     await ledger.close();
   });
 

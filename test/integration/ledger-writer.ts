@@ -9,6 +9,7 @@
  *
  *   bun test/integration/ledger-writer.ts <database> <first sequence number> [padding]
  */
+import { cooldownKey } from "../../src/config/pair.ts";
 import { CooldownTable } from "../../src/proxy/cooldown.ts";
 import { openLedger } from "../../src/ops/ledger.ts";
 import { persistCooldowns } from "../../src/ops/ledger-cooldowns.ts";
@@ -20,7 +21,7 @@ const outcome = "ok".padEnd(Number(padding), ".");
 const ledger = await openLedger(database, { retentionDays: 0, log: (level, message) => console.error(`${level}: ${message}`) });
 const table = new CooldownTable();
 persistCooldowns(table, ledger.cooldowns);
-table.enter(`crash\u0000seq-${first}`, Date.now(), 600_000, "status 429", 429);
+table.enter(cooldownKey("crash", `seq-${first}`), Date.now(), 600_000, "status 429", 429);
 
 let seq = Number(first);
 let recorded = 0;

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { cooldownKey } from "../../src/config/pair.ts";
 import { chatChunk, chatCompletion, FakeProvider, ScriptedStream, waitFor } from "../helpers/fake-provider.ts";
 import { dataOf, events, oneRoute, RawProvider, readAll, twoRoutes } from "../helpers/faults.ts";
 import { post } from "../helpers/http.ts";
@@ -38,7 +39,7 @@ fallback: { cooldown_seconds: 30 }
     expect(res.status).toBe(200);
     expect(res.headers.get("x-llm-proxy-backend")).toBe("b");
     expect(((await res.json()) as ReturnType<typeof chatCompletion>).choices[0]!.message.content).toBe("from b");
-    expect(proxy.proxy.cooldowns.get("a\u0000model-a")?.reason).toContain("Transfer-Encoding and Content-Length");
+    expect(proxy.proxy.cooldowns.get(cooldownKey("a", "model-a"))?.reason).toContain("Transfer-Encoding and Content-Length");
 
     stream.send(chatChunk("two"));
     stream.send("data: [DONE]\n\n");
@@ -64,7 +65,7 @@ fallback: { cooldown_seconds: 30 }
       expect(res.status).toBe(200);
       expect(res.headers.get("x-llm-proxy-backend")).toBe("b");
       await res.text();
-      expect(proxy.proxy.cooldowns.get("a\u0000model-a")?.reason).toContain(`status ${status}`);
+      expect(proxy.proxy.cooldowns.get(cooldownKey("a", "model-a"))?.reason).toContain(`status ${status}`);
       await waitFor(() => proxy.proxy.inFlight() === 0, "no request in flight");
     });
   }
@@ -97,7 +98,7 @@ describe("a stream framed by closing the connection", () => {
     expect(all.length).toBe(3);
     expect((dataOf(all[2]!) as { error: { code: string } }).error.code).toBe("stream_cut");
     expect(text).not.toContain("[DONE]");
-    await waitFor(() => proxy.proxy.cooldowns.get("a\u0000model-a") !== undefined, "the pair to cool down");
+    await waitFor(() => proxy.proxy.cooldowns.get(cooldownKey("a", "model-a")) !== undefined, "the pair to cool down");
   });
 
   test("ended cleanly after its [DONE] is complete", async () => {
@@ -250,6 +251,6 @@ describe("first_byte_seconds bounds the head, not the body", () => {
     const res = await post(`${proxy.url}/v1/chat/completions`, { model: "m" });
     expect(res.status).toBe(200);
     expect(res.headers.get("x-llm-proxy-backend")).toBe("b");
-    expect(proxy.proxy.cooldowns.get("a\u0000model-a")?.reason).toBe("no data for 0.3 s while reading the answer");
+    expect(proxy.proxy.cooldowns.get(cooldownKey("a", "model-a"))?.reason).toBe("no data for 0.3 s while reading the answer");
   });
 });

@@ -1,28 +1,29 @@
 import { describe, expect, test } from "bun:test";
+import { cooldownKey } from "../../src/config/pair.ts";
 import { CooldownTable } from "../../src/proxy/cooldown.ts";
 
 const T0 = 1_700_000_000_000;
 
 describe("CooldownTable", () => {
   test("a pair that never failed is free", () => {
-    expect(new CooldownTable().remaining("p\u0000m", T0)).toBe(0);
+    expect(new CooldownTable().remaining(cooldownKey("p", "m"), T0)).toBe(0);
   });
 
   test("a failed pair cools for the given time and is free when it is over", () => {
     const table = new CooldownTable();
-    const entry = table.enter("p\u0000m", T0, 200, "status 500", 500);
+    const entry = table.enter(cooldownKey("p", "m"), T0, 200, "status 500", 500);
     expect(entry).toEqual({ until: T0 + 200, since: T0, reason: "status 500", status: 500, failures: 1, probing: false, gated: false });
-    expect(table.remaining("p\u0000m", T0)).toBe(200);
-    expect(table.remaining("p\u0000m", T0 + 150)).toBe(50);
-    expect(table.remaining("p\u0000m", T0 + 200)).toBe(0);
-    expect(table.remaining("p\u0000m", T0 + 10_000)).toBe(0);
+    expect(table.remaining(cooldownKey("p", "m"), T0)).toBe(200);
+    expect(table.remaining(cooldownKey("p", "m"), T0 + 150)).toBe(50);
+    expect(table.remaining(cooldownKey("p", "m"), T0 + 200)).toBe(0);
+    expect(table.remaining(cooldownKey("p", "m"), T0 + 10_000)).toBe(0);
   });
 
   test("pairs are keyed by backend and model: one cooling pair leaves the others free", () => {
     const table = new CooldownTable();
-    table.enter("p\u0000m", T0, 1000, "x");
-    expect(table.remaining("p\u0000n", T0)).toBe(0);
-    expect(table.remaining("q\u0000m", T0)).toBe(0);
+    table.enter(cooldownKey("p", "m"), T0, 1000, "x");
+    expect(table.remaining(cooldownKey("p", "n"), T0)).toBe(0);
+    expect(table.remaining(cooldownKey("q", "m"), T0)).toBe(0);
   });
 
   test("a shorter cooldown never cuts a longer one that is running", () => {

@@ -1,4 +1,6 @@
 import { describe, expect, test } from "bun:test";
+import { cooldownKey } from "../../src/config/pair.ts";
+import { testBackend } from "../helpers/backend.ts";
 import type { Backend, PriorityGroup, Route } from "../../src/config/types.ts";
 import { orderGroup, plan } from "../../src/proxy/router.ts";
 import { configFrom } from "../helpers/proxy.ts";
@@ -15,8 +17,8 @@ function seeded(seed: number): () => number {
   };
 }
 
-const backend: Backend = { name: "p", url: "http://127.0.0.1:1/v1", origin: "http://127.0.0.1:1", basePath: "/v1", query: "", apiKey: "", auth: "bearer", headers: [], timeouts: { connectMs: 10_000, firstByteMs: 60_000, idleMs: 300_000, totalMs: 0 } };
-const route = (model: string, weight = 1, priority = 1): Route => ({ alias: "m", backend, model, priority, weight, key: `p\u0000${model}` });
+const backend: Backend = testBackend("http://127.0.0.1:1/v1");
+const route = (model: string, weight = 1, priority = 1): Route => ({ alias: "m", backend, model, priority, weight, maxTokens: undefined, price: undefined, key: cooldownKey("p", model) });
 const group = (routes: Route[], priority = 1): PriorityGroup => ({ alias: "m", priority, routes, weighted: routes.some((r) => r.weight !== routes[0]!.weight), depth: 0 });
 
 function firstShares(g: PriorityGroup, n: number, random: () => number): Map<string, number> {
@@ -78,7 +80,7 @@ describe("plan", () => {
   });
 
   test("leaves cooling pairs out and says when the first is free", () => {
-    const remaining = (key: string) => ({ "p\u0000x": 5000, "p\u0000z": 1200 })[key] ?? 0;
+    const remaining = (key: string) => ({ [cooldownKey("p", "x")]: 5000, [cooldownKey("p", "z")]: 1200 })[key] ?? 0;
     const p = plan(alias, remaining, seeded(6));
     expect(p.routes.map((r) => r.model)).toEqual(["y"]);
     expect(p.cooling).toBe(2);

@@ -1,11 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import type { AuthStyle, Backend } from "../../src/config/types.ts";
+import { testBackend } from "../helpers/backend.ts";
 import { joinUrl } from "../../src/upstream/url.ts";
 
 function backend(url: string, options: { apiKey?: string; auth?: AuthStyle; headers?: [string, string][] } = {}): Backend {
-  const u = new URL(url);
-  const basePath = u.pathname.replace(/\/+$/, "");
-  return { name: "p", url: u.origin + basePath, origin: u.origin, basePath, query: u.search.slice(1), apiKey: options.apiKey ?? "", auth: options.auth ?? "bearer", headers: options.headers ?? [], timeouts: { connectMs: 10_000, firstByteMs: 60_000, idleMs: 300_000, totalMs: 0 } };
+  return testBackend(url, { apiKey: options.apiKey ?? "", auth: options.auth ?? "bearer", headers: options.headers ?? [] });
 }
 
 describe("joinUrl", () => {

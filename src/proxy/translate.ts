@@ -1,0 +1,142 @@
+import type { Route } from "../config/types.ts";
+import { renderEvent } from "../protocols/render.ts";
+import type { AnswerContext, JsonObject, Protocol, StreamTranslator, Translator, Usage } from "../protocols/types.ts";
+import type { UsageFollower } from "../protocols/usage.ts";
+import { SseParser } from "../upstream/sse.ts";
+import type { Answer } from "./outcome.ts";
+import type { ProxyRequest } from "./request.ts";
+import type { StreamShape } from "./stream.ts";
+import { usageFollower } from "./usage-tap.ts";
+
+/** `max_tokens` for a target that requires it (Anthropic), when neither the client nor the route names one. */
+export const DEFAULT_MAX_TOKENS = 8192;
+
+/** Anthropic's API version sent when the client did not send one. https://docs.anthropic.com/en/api/versioning */
+const ANTHROPIC_VERSION = "2023-06-01";
+
+/** Headers of one vendor's clients that mean nothing to another vendor's backend. */
+const VENDOR_HEADERS: Record<"anthropic" | "openai", RegExp> = {
+  anthropic: /^anthropic-/,
+  openai: /^(openai-|x-openai-)/,
+};
+const vendor = (p: Protocol) => (p === "anthropic" ? "anthropic" : "openai");
+/** A client's internal switches (Codex's x-openai-internal-codex-responses-lite) belong to the API it speaks. */
+const INTERNAL = /^x-openai-internal-/;
+
+/** The translated request: the path on the backend, the body, and how the client's headers change. */
+export interface TranslatedRequest {
+  readonly path: string;
+  readonly body: Uint8Array;
+  readonly drop: (name: string) => boolean;
+  readonly defaults: readonly (readonly [string, string])[];
+}
+
+const encoder = new TextEncoder();
+
+/** The client's request in the backend's protocol, or why it cannot be (the client's own fault). */
+export function translateRequest(req: ProxyRequest, route: Route, t: Translator): TranslatedRequest | string {
+  const body = req.json;
+  const result = t.request(capped(body, route), {
+    model: route.model,
+    maxTokens: route.maxTokens ?? DEFAULT_MAX_TOKENS,
+    streamUsage: route.backend.streamUsage !== "off",
+  });
+  if (!result.ok) return result.message;
+  const foreign = vendor(t.client) === vendor(t.backend) ? INTERNAL : VENDOR_HEADERS[vendor(t.client)];
+  return {
+    path: t.path,
+    body: encoder.encode(JSON.stringify(result.body)),
+    drop: (name) => foreign.test(name) || INTERNAL.test(name),
+    defaults: t.backend === "anthropic" ? [["anthropic-version", ANTHROPIC_VERSION]] : [],
+  };
+}
+
+/** The route's `max_tokens` also caps what the client asked for (Claude Code asks 128,000 of every model). */
+function capped(body: JsonObject, route: Route): JsonObject {
+  const cap = route.maxTokens;
+  if (cap === undefined) return body;
+  let out = body;
+  for (const field of ["max_tokens", "max_completion_tokens", "max_output_tokens"]) {
+    const asked = out[field];
+    if (typeof asked === "number" && asked > cap) out = { ...out, [field]: cap };
+  }
+  return out;
+}
+
+export function answerContext(req: ProxyRequest): AnswerContext {
+  return { alias: req.alias.name, id: req.id, request: req.json, now: Math.floor(Date.now() / 1000) };
+}
+
+/** A provider's non-2xx answer in the client's protocol: status mapped, body reshaped, headers cleaned. */
+export function translatedError(t: Translator, status: number, text: string, headers: readonly [string, string][]): Answer {
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // Not JSON (an HTML page from a load balancer): the translator makes a message of the text.
+  }
+  const translated = t.error(status, body);
+  return { status: translated.status, headers: jsonHeaders(headers), body: JSON.stringify(translated.body) };
+}
+
+/** The provider's headers for a body the proxy rebuilt as JSON. */
+export function jsonHeaders(headers: readonly [string, string][]): [string, string][] {
+  return [...headers.filter(([name]) => name !== "content-type" && name !== "content-encoding"), ["content-type", "application/json"]];
+}
+
+/**
+ * A committed stream translated event by event: the provider's bytes are parsed into
+ * events, each given to the translator, and its events rendered for the client.
+ */
+export class TranslatingShape implements StreamShape {
+  private readonly parser = new SseParser();
+  private done = false;
+  private readonly follower: UsageFollower;
+
+  constructor(
+    private readonly stream: StreamTranslator,
+    backend: Protocol,
+  ) {
+    this.follower = usageFollower(backend);
+  }
+
+  get usage(): Usage | undefined {
+    return this.follower.usage;
+  }
+
+  get complete(): boolean {
+    return this.stream.complete;
+  }
+
+  endedCleanly(): boolean {
+    return this.stream.complete;
+  }
+
+  chunk(bytes: Uint8Array): string {
+    let out = "";
+    for (const e of this.parser.push(bytes)) {
+      let data: unknown = e.data;
+      try {
+        data = JSON.parse(e.data);
+      } catch {
+        // Not JSON (OpenAI's [DONE]): the translator takes the text.
+      }
+      const event = { event: e.event === "message" ? "" : e.event, data };
+      this.follower.push(event);
+      for (const translated of this.stream.push(event)) out += renderEvent(translated);
+    }
+    return out;
+  }
+
+  end(): string {
+    if (this.done) return "";
+    this.done = true;
+    return this.stream.end().map(renderEvent).join("");
+  }
+
+  cut(message: string): string {
+    if (this.done) return "";
+    this.done = true;
+    return this.stream.fail(message).map(renderEvent).join("");
+  }
+}
