@@ -37,6 +37,8 @@ const port = portFromArgs(process.argv.slice(2));
 const limited = startDemoProvider("always-rate-limited", "rate-limited");
 const healthy = startDemoProvider("healthy", "healthy");
 
+const dir = mkdtempSync(join(tmpdir(), "llm-proxy-demo-"));
+
 const config = `# Written by scripts/demo.ts: two local demo providers behind llm-proxy.
 listen: "127.0.0.1:${port}"
 proxy_api_key: "${DEMO_KEY}"
@@ -65,9 +67,12 @@ fallback:
 
 logging:
   level: "info"
+
+# The demo's usage ledger lives and goes with its folder: each run starts afresh.
+usage:
+  database: "${join(dir, "usage.db")}"
 `;
 
-const dir = mkdtempSync(join(tmpdir(), "llm-proxy-demo-"));
 const file = join(dir, "config.yaml");
 writeFileSync(file, config);
 // Every way out ends in process.exit: the proxy's SIGINT/SIGTERM handler after its graceful stop, or the line at the end.
