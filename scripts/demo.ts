@@ -1,10 +1,13 @@
 #!/usr/bin/env bun
 /**
  * `bun run demo`: llm-proxy in front of two local demo providers, no account needed.
- * One provider is always rate-limited, the other healthy, so every request shows
- * a fallback. Options: --port N (default 8080; 0 picks a free port).
+ * One provider is always rate-limited (429, no Retry-After), the other healthy: the
+ * first request, and the first after each 10 s cooldown, meets the rate-limited one
+ * and falls back; the others go straight to the healthy one. Options: --port N
+ * (default 8080; 0 picks a free port). The config is written to a temporary folder,
+ * removed when the demo exits.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { main } from "../src/main.ts";
@@ -34,6 +37,8 @@ const port = portFromArgs(process.argv.slice(2));
 const limited = startDemoProvider("always-rate-limited", "rate-limited");
 const healthy = startDemoProvider("healthy", "healthy");
 
+const dir = mkdtempSync(join(tmpdir(), "llm-proxy-demo-"));
+
 const config = `# Written by scripts/demo.ts: two local demo providers behind llm-proxy.
 listen: "127.0.0.1:${port}"
 proxy_api_key: "${DEMO_KEY}"
@@ -62,11 +67,16 @@ fallback:
 
 logging:
   level: "info"
+
+# The demo's usage ledger lives and goes with its folder: each run starts afresh.
+usage:
+  database: "${join(dir, "usage.db")}"
 `;
 
-const dir = mkdtempSync(join(tmpdir(), "llm-proxy-demo-"));
 const file = join(dir, "config.yaml");
 writeFileSync(file, config);
+// Every way out ends in process.exit: the proxy's SIGINT/SIGTERM handler after its graceful stop, or the line at the end.
+process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
 
 const code = await main(["-config", file], (proxy) => {
   process.stdout.write(`
@@ -79,6 +89,14 @@ Try it (another terminal):
     -H "Authorization: Bearer ${DEMO_KEY}" \\
     -H "Content-Type: application/json" \\
     -d '{"model": "demo-model", "messages": [{"role": "user", "content": "Hello"}], "stream": true}'
+
+The first request, and the first after each 10 s cooldown, meets the rate-limited
+provider and falls back to the healthy one; the others go straight to the healthy one.
+
+What the proxy sees (routes, cooldowns) and its metrics:
+
+  curl -H "Authorization: Bearer ${DEMO_KEY}" ${proxy.url}/status
+  curl -H "Authorization: Bearer ${DEMO_KEY}" ${proxy.url}/metrics
 
 Press Ctrl+C to stop.
 `);

@@ -2,6 +2,8 @@
 import { ConfigNotFoundError, parseConfig, readConfigText } from "./config/load.ts";
 import { describePlans } from "./config/describe.ts";
 import { ConfigError, type Problem } from "./config/problems.ts";
+import { nothingServedLine } from "./config/served.ts";
+import type { Config } from "./config/types.ts";
 import { relaunchIfCapped } from "./relaunch.ts";
 import { serve } from "./serve.ts";
 import { usageCommand } from "./usage-command.ts";
@@ -23,7 +25,9 @@ Usage:
 
 Options:
   -config, --config, -c FILE   the configuration file (default: config.yaml in the working directory)
-  --check                      exit 1 if the config has errors, 0 otherwise (warnings are printed)
+  --check                      print warnings and errors, then exit 1 if the config has errors (it
+                               would not start) or no model has a usable route (it would start but
+                               answer 503 to everything); 0 otherwise, warnings included
 `;
 
 export interface Args {
@@ -84,14 +88,23 @@ export function formatProblems(problems: readonly Problem[]): string {
   return problems.map((p) => `${p.severity === "error" ? "error" : "warning"}: ${p}\n`).join("");
 }
 
+/** `--check`: 1 when the proxy would not start (errors) or would serve nothing, else 0 (warnings only). */
 async function check(path: string): Promise<number> {
   const { config, problems } = parseConfig(await readConfigText(path), path);
-  if (config) process.stdout.write(`Routes, in the order they are tried:\n${describePlans(config)}\n\n`);
+  if (config) process.stdout.write(`Routes, in the order they are tried:${config.aliases.size > 0 ? `\n${describePlans(config)}` : " none"}\n\n`);
   process.stdout.write(formatProblems(problems));
+  if (config?.nothingServed) process.stdout.write(`${nothingServedLine(config.nothingServed)}\n`);
   const errors = problems.filter((p) => p.severity === "error").length;
   const warnings = problems.length - errors;
-  process.stdout.write(`${path}: ${plural(errors, "error")}, ${plural(warnings, "warning")}${config ? `; ${plural(config.aliases.size, "model")} served` : ""}\n`);
-  return errors > 0 ? 1 : 0;
+  process.stdout.write(`${path}: ${plural(errors, "error")}, ${plural(warnings, "warning")}${config ? `; ${served(config)}` : ""}\n`);
+  return errors > 0 || config?.nothingServed ? 1 : 0;
+}
+
+function served(config: Config): string {
+  const aliases = [...config.aliases.values()];
+  const usable = aliases.filter((a) => a.groups.length > 0).length;
+  if (usable === 0) return "nothing served";
+  return `${plural(usable, "model")} served${usable < aliases.length ? ` (${aliases.length - usable} more without a usable route)` : ""}`;
 }
 
 /**

@@ -3,6 +3,7 @@ import { ClusterLink } from "./ops/cluster.ts";
 import { parseConfig, readConfigText } from "./config/load.ts";
 import { ConfigError } from "./config/problems.ts";
 import { ConfigReloader, describeRejection } from "./config/reload.ts";
+import { nothingServedLine } from "./config/served.ts";
 import type { Config } from "./config/types.ts";
 import { Logger } from "./log/logger.ts";
 import { ProxyMetrics } from "./ops/metrics.ts";
@@ -80,6 +81,7 @@ export async function serve(path: string): Promise<ProxyServer> {
   if (worker === 0) {
     for (const line of startupSummary(config, proxy.url, usage.summary).split("\n")) log.info(line);
     for (const warning of config.warnings) log.warn(String(warning));
+    if (config.nothingServed) log.error(nothingServedLine(config.nothingServed));
     if (log.enabled("debug")) log.debug(`routes, in the order they are tried:\n${describePlans(config)}`);
     const relaunched = relaunchedHow();
     if (relaunched) log.debug(relaunched);
@@ -109,6 +111,7 @@ export async function serve(path: string): Promise<ProxyServer> {
       proxy.setConfig(next);
       metrics.reload("ok");
       for (const warning of next.warnings) log.warn(String(warning));
+      if (next.nothingServed) log.error(nothingServedLine(next.nothingServed));
       if (next.cluster.redisUrl !== config.cluster.redisUrl || next.cluster.keyPrefix !== config.cluster.keyPrefix || next.workers !== config.workers) {
         log.warn("cluster or workers changed: restart llm-proxy to apply that part (the rest is applied)");
       }

@@ -29,6 +29,14 @@ describe("the README's configuration reference", () => {
   });
 });
 
+describe("what the README says to create is kept out of git", () => {
+  test("config.yaml, where the README says to put keys, and data/, where the usage database goes, are ignored", () => {
+    expect(readme).toContain("cp config.example.yaml config.yaml");
+    const proc = Bun.spawnSync(["git", "check-ignore", "--no-index", "config.yaml", "data/usage.sqlite", "config.example.yaml"], { cwd: root });
+    expect(proc.stdout.toString().split("\n").filter(Boolean)).toEqual(["config.yaml", "data/usage.sqlite"]);
+  });
+});
+
 describe("the README's client examples, run against the demo", () => {
   let demo: ReturnType<typeof Bun.spawn> | undefined;
   let address = "";

@@ -1,9 +1,10 @@
 import { Problem, renderPath } from "./problems.ts";
-import type { RawConfig } from "./schema.ts";
 import { camelize } from "./case.ts";
 import { buildKeys } from "./keys.ts";
 import { cooldownKey } from "./pair.ts";
-import type { Alias, Backend, Config, Listen, LogLevel, LoggingConfig, PriorityGroup, Route, Timeouts } from "./types.ts";
+import { DEFAULT_MAX_COOLDOWN_SECONDS, type RawConfig } from "./schema.ts";
+import { whyNothingServed } from "./served.ts";
+import type { Alias, Backend, Config, Listen, LogLevel, LoggingConfig, PriorityGroup, Route, Timeouts, UnusableBackend } from "./types.ts";
 
 type Problems = Problem[];
 const warn = (problems: Problems, path: (string | number)[], message: string) => problems.push(new Problem("warning", renderPath(path), message));
@@ -61,6 +62,7 @@ function timeoutsOf(t: Required<RawTimeouts>): Timeouts {
 
 function buildBackends(raw: RawConfig, problems: Problems) {
   const backends = new Map<string, Backend & { enabled: boolean }>();
+  const unusable = new Map<string, UnusableBackend>();
   const secrets: string[] = [];
   raw.backends.forEach((b, i) => {
     const path = ["backends", i];
@@ -68,7 +70,7 @@ function buildBackends(raw: RawConfig, problems: Problems) {
     const headers = Object.entries(b.headers).map(([name, value]) => [name.toLowerCase(), value] as const);
     for (const [name, value] of headers) if (CREDENTIAL_HEADER.test(name) && value) secrets.push(value);
     if (!b.name) return warn(problems, [...path, "name"], "backend has no name; no route can use it");
-    if (backends.has(b.name)) return warn(problems, [...path, "name"], `duplicate backend name ${JSON.stringify(b.name)}; this definition is ignored, the first one is used`);
+    if (backends.has(b.name) || unusable.has(b.name)) return warn(problems, [...path, "name"], `duplicate backend name ${JSON.stringify(b.name)}; this definition is ignored, the first one is used`);
     let url: URL | undefined;
     try {
       url = new URL(b.url);
@@ -76,7 +78,12 @@ function buildBackends(raw: RawConfig, problems: Problems) {
       // Reported just below: an unusable URL is a warning, as the original starts with it.
     }
     if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
-      return warn(problems, [...path, "url"], `${JSON.stringify(b.url)} is not an http:// or https:// URL; backend ${JSON.stringify(b.name)} is skipped`);
+      // Its text is repeated in warnings and /status: a key in its query is masked there like any other.
+      for (const [name, value] of new URLSearchParams(b.url.split("?")[1] ?? "")) if (CREDENTIAL_HEADER.test(name) && value) secrets.push(value);
+      const problem = b.url.trim() === "" ? "it has no url" : `its url ${JSON.stringify(b.url)} is not an http:// or https:// URL`;
+      unusable.set(b.name, { name: b.name, url: b.url, enabled: b.enabled, auth: b.auth ?? (b.protocol === "anthropic" ? "x-api-key" : "bearer"), problem });
+      const hint = /^[\w-]+(\.[\w-]+)+(:\d+)?(\/|$)/.test(b.url.trim()) ? ` (did you mean "https://${b.url.trim()}"?)` : "";
+      return warn(problems, [...path, "url"], `${JSON.stringify(b.url)} is not an http:// or https:// URL${hint}; backend ${JSON.stringify(b.name)} is unusable: every route to it is skipped`);
     }
     const basePath = url.pathname.replace(/\/+$/, "");
     const query = url.search.slice(1);
@@ -97,10 +104,10 @@ function buildBackends(raw: RawConfig, problems: Problems) {
       enabled: b.enabled,
     });
   });
-  return { backends, secrets };
+  return { backends, unusable, secrets };
 }
 
-function buildRoutes(raw: RawConfig, backends: Config["backends"], problems: Problems) {
+function buildRoutes(raw: RawConfig, backends: Config["backends"], unusable: Config["unusableBackends"], problems: Problems) {
   const groupsByAlias = new Map<string, PriorityGroup[]>();
   for (const [alias, a] of Object.entries(raw.models)) {
     const byPriority = new Map<number, Route[]>();
@@ -108,6 +115,11 @@ function buildRoutes(raw: RawConfig, backends: Config["backends"], problems: Pro
       const path = ["models", alias, "routes", i];
       if (!r.enabled) return;
       const backend = backends.get(r.backend);
+      const broken = unusable.get(r.backend);
+      if (broken) {
+        if (a.enabled && broken.enabled) warn(problems, [...path, "backend"], `backend ${JSON.stringify(r.backend)} is unusable (${broken.problem}); this route is skipped`);
+        return;
+      }
       if (!backend) {
         const known = [...backends.keys()].map((n) => JSON.stringify(n)).join(", ");
         return warn(problems, [...path, "backend"], `unknown backend ${JSON.stringify(r.backend)}; this route is skipped${known ? ` (backends: ${known})` : ""}`);
@@ -180,20 +192,20 @@ function buildLogging(raw: RawConfig, problems: Problems): LoggingConfig {
 }
 
 /** Turns a schema-valid configuration into the immutable value the proxy serves with. */
-export function buildConfig(raw: RawConfig, file: string, problems: Problems): Config {
+export function buildConfig(raw: RawConfig, file: string, problems: Problems, topLevelKeys: readonly string[] = []): Config {
   const listen = parseListen(raw.listen, problems);
   const proxyKey = raw.proxy_api_key;
   if (listen.allInterfaces && !proxyKey) {
     warn(problems, ["listen"], `${JSON.stringify(listen.text)} listens on every network interface and no proxy_api_key is set: anyone who can reach this machine can use your provider keys`);
   }
-  const { backends, secrets } = buildBackends(raw, problems);
+  const { backends, unusable, secrets } = buildBackends(raw, problems);
   if (proxyKey) secrets.push(proxyKey);
   const redisPassword = /^rediss?:\/\/[^:@/]*:([^@/]+)@/.exec(raw.cluster.redis_url)?.[1];
   if (redisPassword) secrets.push(redisPassword, decodeURIComponent(redisPassword));
   if (raw.workers > 1 && process.platform !== "linux") {
     warn(problems, ["workers"], `several processes on one port need Linux (reusePort); on ${process.platform} one process serves`);
   }
-  const groups = buildRoutes(raw, backends, problems);
+  const groups = buildRoutes(raw, backends, unusable, problems);
   const aliases = buildAliases(raw, groups, problems);
   const { keys, secrets: keySecrets } = buildKeys(raw, new Set(aliases.keys()), problems);
   secrets.push(...keySecrets);
@@ -204,6 +216,16 @@ export function buildConfig(raw: RawConfig, file: string, problems: Problems): C
   if (cooldownSeconds < 0) {
     warn(problems, ["fallback", "cooldown_seconds"], "must not be negative; using 0 (no cooldown)");
     cooldownSeconds = 0;
+  }
+  const maxCooldownSeconds = raw.fallback.max_cooldown_seconds ?? DEFAULT_MAX_COOLDOWN_SECONDS;
+  if (raw.fallback.max_cooldown_seconds != null && cooldownSeconds > 0 && maxCooldownSeconds < cooldownSeconds) {
+    // The policy takes the larger of the two as the maximum (see maxCooldownMs below): say so rather than ignore the smaller one quietly.
+    warn(
+      problems,
+      ["fallback", "max_cooldown_seconds"],
+      `${maxCooldownSeconds} is less than cooldown_seconds (${cooldownSeconds}), so cooldown_seconds wins: the longest cooldown is ${cooldownSeconds} s ` +
+        `(a Retry-After is capped at it, a 401, 402 or 403 cools a pair for it, and backoff cannot grow past it)`,
+    );
   }
   let maxRetries = raw.fallback.max_retries;
   if (maxRetries < 0) {
@@ -216,9 +238,11 @@ export function buildConfig(raw: RawConfig, file: string, problems: Problems): C
     listen,
     proxyKey,
     backends,
+    unusableBackends: unusable,
     aliases,
+    nothingServed: whyNothingServed(raw, backends, unusable, aliases, topLevelKeys),
     cooldownMs: cooldownSeconds * 1000,
-    maxCooldownMs: Math.max(raw.fallback.max_cooldown_seconds, cooldownSeconds) * 1000,
+    maxCooldownMs: Math.max(maxCooldownSeconds, cooldownSeconds) * 1000,
     backoff: raw.fallback.backoff,
     maxRetries,
     timeouts: timeoutsOf(raw.timeouts),
@@ -230,6 +254,7 @@ export function buildConfig(raw: RawConfig, file: string, problems: Problems): C
     cluster: { redisUrl: raw.cluster.redis_url, keyPrefix: raw.cluster.key_prefix },
     workers: raw.workers,
     errorStatus: compileStatusCodes(raw.detection.error_codes, problems),
+    errorCodes: raw.detection.error_codes,
     errorPatterns: raw.detection.error_patterns.filter((p) => p !== ""),
     logging: buildLogging(raw, problems),
     secrets: [...new Set(secrets.filter((s) => s.length > 0))].sort((a, b) => b.length - a.length),

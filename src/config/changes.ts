@@ -2,7 +2,7 @@ import { camel } from "./case.ts";
 import { configSchema } from "./schema.ts";
 import type { Alias, Backend, Config, Listen, LoggingConfig } from "./types.ts";
 
-/** Comparing two configurations for the one-line reload summary: names only, never keys or header values. */
+/** Comparing two configurations for the one-line reload summary: names and setting values, never keys or header values. */
 export const sameListen = (a: Listen, b: Listen) => a.hostname === b.hostname && a.port === b.port;
 
 /** Deep equality for plain data: primitives, arrays, typed arrays, plain objects. */
@@ -35,24 +35,45 @@ const aliasShape = (a: Alias) => ({
   groups: a.groups.map((g) => ({ priority: g.priority, depth: g.depth, routes: g.routes.map((r) => [r.backend.name, r.model, r.priority, r.weight]) })),
 });
 
+const seconds = (ms: number) => ms / 1000;
+const sized = (bytes: number, unit: number) => Math.round((bytes / unit) * 1000) / 1000;
+const MIB = 1024 * 1024;
 
-/** Settings by their name in the file. Values are compared, never printed: proxy_api_key is one of them. */
-const SETTINGS: readonly (readonly [string, (c: Config) => unknown])[] = [
+/** A value as the file would write it: numbers, booleans and plain words as they are, other text quoted, lists as JSON. */
+function shown(value: unknown): string {
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  return typeof value === "string" && NAME.test(value) ? value : JSON.stringify(value);
+}
+
+type Setting = readonly [name: string, compare: (c: Config) => unknown, value?: (c: Config) => unknown];
+
+/** Settings by their name in the file, each compared by meaning and shown, when it changed, in the file's units. */
+const SETTINGS: readonly Setting[] = [
   ["proxy_api_key", (c) => c.proxyKey],
-  ["fallback.cooldown_seconds", (c) => c.cooldownMs],
-  ["fallback.max_cooldown_seconds", (c) => c.maxCooldownMs],
+  ["fallback.cooldown_seconds", (c) => seconds(c.cooldownMs)],
+  ["fallback.max_cooldown_seconds", (c) => seconds(c.maxCooldownMs)],
   ["fallback.backoff", (c) => c.backoff],
   ["fallback.max_retries", (c) => c.maxRetries],
-  ["detection.error_codes", (c) => c.errorStatus],
+  ["detection.error_codes", (c) => c.errorStatus, (c) => c.errorCodes],
   ["detection.error_patterns", (c) => c.errorPatterns],
-  ["timeouts", (c) => c.timeouts],
-  ["limits.max_body_mb", (c) => c.maxBodyBytes],
-  ["limits.inspect_kib", (c) => c.inspectBytes],
-  ["limits.max_response_mb", (c) => c.maxResponseBytes],
+  ["timeouts.connect_seconds", (c) => seconds(c.timeouts.connectMs)],
+  ["timeouts.first_byte_seconds", (c) => seconds(c.timeouts.firstByteMs)],
+  ["timeouts.idle_seconds", (c) => seconds(c.timeouts.idleMs)],
+  ["timeouts.total_seconds", (c) => seconds(c.timeouts.totalMs)],
+  ["limits.max_body_mb", (c) => sized(c.maxBodyBytes, MIB)],
+  ["limits.inspect_kib", (c) => sized(c.inspectBytes, 1024)],
+  ["limits.max_response_mb", (c) => sized(c.maxResponseBytes, MIB)],
   ["metrics.public", (c) => c.metricsPublic],
-  ["shutdown_grace_seconds", (c) => c.shutdownGraceMs],
-  ...Object.keys(configSchema.entries.logging.wrapped.entries).map((name) => [`logging.${name}`, (c: Config) => c.logging[camel(name) as keyof LoggingConfig]] as const),
+  ["shutdown_grace_seconds", (c) => seconds(c.shutdownGraceMs)],
+  ...Object.keys(configSchema.entries.logging.wrapped.entries).map((name): Setting => [`logging.${name}`, (c: Config) => c.logging[camel(name) as keyof LoggingConfig]]),
 ];
+
+/** `fallback.cooldown_seconds 60 → 30`; the proxy key is never shown, only whether it was set, changed or removed. */
+function settingChange([name, compare, value = compare]: Setting, prev: Config, next: Config): string | undefined {
+  if (equal(compare(prev), compare(next))) return undefined;
+  if (name === "proxy_api_key") return `${name} ${!prev.proxyKey ? "set" : !next.proxyKey ? "removed" : "changed"}`;
+  return `${name} ${shown(value(prev))} → ${shown(value(next))}`;
+}
 
 const NAME = /^[\w.:/@-]+$/;
 const show = (name: string) => (NAME.test(name) ? name : JSON.stringify(name));
@@ -72,9 +93,10 @@ function diffNames<T>(prev: ReadonlyMap<string, T>, next: ReadonlyMap<string, T>
 
 /**
  * One line saying what a reload changed, e.g.
- * `config reloaded: backends +openrouter -old ~openai; models +gpt-5 ~claude-sonnet-4-5; settings: fallback.cooldown_seconds`.
- * Names only: no key or header value ever appears. `listening` is the address in use
- * (default `prev.listen`): a new `listen` needs a restart.
+ * `config reloaded: backends +openrouter -old ~openai; models +gpt-5 ~claude-sonnet-4-5; settings: fallback.cooldown_seconds 60 → 30`.
+ * Backends and models by name, settings with old → new value: no key or header value
+ * ever appears. `listening` is the address in use (default `prev.listen`): a new
+ * `listen` needs a restart.
  */
 export function summarizeChanges(prev: Config, next: Config, listening: Listen = prev.listen): string {
   const parts: string[] = [];
@@ -82,7 +104,7 @@ export function summarizeChanges(prev: Config, next: Config, listening: Listen =
   if (backends) parts.push(`backends ${backends}`);
   const models = diffNames(prev.aliases, next.aliases, aliasShape);
   if (models) parts.push(`models ${models}`);
-  const settings = SETTINGS.filter(([, get]) => !equal(get(prev), get(next))).map(([name]) => name);
+  const settings = SETTINGS.map((setting) => settingChange(setting, prev, next)).filter((change) => change !== undefined);
   if (settings.length > 0) parts.push(`settings: ${settings.join(", ")}`);
   if (!sameListen(prev.listen, next.listen)) {
     const to = JSON.stringify(next.listen.text);

@@ -46,7 +46,8 @@ export function parseConfig(text: string, file: string, env: Record<string, stri
   if (vars.fromEnv.has("proxy_api_key") && result.output.proxy_api_key.trim() === "") {
     problems.push(new Problem("error", "proxy_api_key", "is empty after substituting environment variables; set the variable, or remove proxy_api_key to run without a key"));
   }
-  const config = buildConfig(result.output, file, problems);
+  const topLevelKeys = vars.value !== null && typeof vars.value === "object" ? Object.keys(vars.value) : [];
+  const config = buildConfig(result.output, file, problems, topLevelKeys);
   if (problems.some((p) => p.severity === "error")) return { config: undefined, problems: withoutEchoes(problems, vars.problems) };
   return { config, problems };
 }

@@ -20,7 +20,7 @@ export class ConfigError extends Error {
     options?: ErrorOptions,
   ) {
     const errors = problems.filter((p) => p.severity === "error");
-    super(`configuration has ${errors.length} error${errors.length === 1 ? "" : "s"}:\n${errors.map((p) => `  ${p}`).join("\n")}`, options);
+    super(`configuration has ${errors.length} error${errors.length === 1 ? "" : "s"}:\n${errors.map((p) => `  ${String(p).replaceAll("\n", "\n  ")}`).join("\n")}`, options);
     this.name = "ConfigError";
   }
 }

@@ -154,6 +154,8 @@ const aliasSchema = v.object(
   mapping("a model alias (a mapping with routes)"),
 );
 
+export const DEFAULT_MAX_COOLDOWN_SECONDS = 3600;
+
 export const DEFAULT_ERROR_CODES = ["401", "402", "403", "404", "408", "429", "5xx"] as const;
 
 const count = v.pipe(number, v.check((n) => n >= 0 && Number.isFinite(n), "must be 0 or more"));
@@ -194,7 +196,8 @@ export const configSchema = v.object(
       v.object(
         {
           cooldown_seconds: v.nullish(number, 60),
-          max_cooldown_seconds: v.nullish(positiveSeconds, 3600),
+          // No default here: build.ts tells an explicit value (which may conflict with cooldown_seconds) from an absent one.
+          max_cooldown_seconds: v.nullish(positiveSeconds),
           backoff: v.nullish(v.picklist(["none", "exponential"], (issue) => `expected none or exponential, got ${describeValue(issue.input)}`), "none"),
           max_retries: v.nullish(integer, 0),
           alias_fallback: v.nullish(

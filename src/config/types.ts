@@ -38,6 +38,17 @@ export interface Backend {
   readonly timeouts: Timeouts;
 }
 
+/** A configured backend that cannot serve: shown in /status, skipped by every route. */
+export interface UnusableBackend {
+  readonly name: string;
+  /** As written in the file. */
+  readonly url: string;
+  readonly enabled: boolean;
+  readonly auth: AuthStyle;
+  /** What is wrong, e.g. `its url "api.openai.com/v1" is not an http:// or https:// URL`. */
+  readonly problem: string;
+}
+
 export interface Route {
   readonly alias: string;
   readonly backend: Backend;
@@ -90,8 +101,12 @@ export interface Config {
   /** Empty: no key is required (as the original with no `proxy_api_key`). */
   readonly proxyKey: string;
   readonly backends: ReadonlyMap<string, Backend & { readonly enabled: boolean }>;
+  /** Backends the original starts with but no request can use (a url without http:// or https://); every route to them is skipped. */
+  readonly unusableBackends: ReadonlyMap<string, UnusableBackend>;
   /** Enabled aliases only: a disabled alias is unknown to clients. */
   readonly aliases: ReadonlyMap<string, Alias>;
+  /** Why no alias has a usable route (every request for a model gets 503), naming the likely cause; undefined when one has. */
+  readonly nothingServed: string | undefined;
   readonly cooldownMs: number;
   readonly maxCooldownMs: number;
   /** `exponential`: each failure in a row doubles the pair's cooldown, up to the maximum. */
@@ -112,6 +127,8 @@ export interface Config {
   readonly workers: number;
   /** Index by status code (0-999): 1 when `detection.error_codes` matches it. */
   readonly errorStatus: Uint8Array;
+  /** `detection.error_codes` as written (for the reload summary); `errorStatus` is what they mean. */
+  readonly errorCodes: readonly string[];
   readonly errorPatterns: readonly string[];
   readonly logging: LoggingConfig;
   /** Every configured secret (keys, credential headers), for masking. */

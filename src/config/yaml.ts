@@ -1,5 +1,6 @@
 import { parseDocument, visit } from "yaml";
 import { Problem } from "./problems.ts";
+import { describeYamlErrors } from "./yaml-errors.ts";
 
 /**
  * A plain YAML scalar that is not a string (number, boolean), kept with the text
@@ -20,7 +21,7 @@ export function parseYaml(text: string, file: string): { value: unknown; problem
   if (doc.errors.length > 0) {
     return {
       value: undefined,
-      problems: doc.errors.map((e) => new Problem("error", "", `${file}: YAML syntax error: ${e.message.split("\n")[0]!.trim()}`)),
+      problems: describeYamlErrors(text, doc.errors).map((message) => new Problem("error", "", `${file}: ${message}`)),
     };
   }
   visit(doc, {

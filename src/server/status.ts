@@ -35,6 +35,13 @@ export function statusReport(req: Request, url: URL, s: StatusSources): Response
     }
     const key = backend === null ? undefined : cooldownKey(backend, model!);
     const cleared = key === undefined ? s.cooldowns.active(now).length : s.cooldowns.remaining(key, now) > 0 ? 1 : 0;
+    if (key !== undefined && cleared === 0) {
+      const pairs = knownPairs(s.config, s.cooldowns, now);
+      // A misspelt pair must not look like a success: say it is unknown, and what is known.
+      if (!pairs.has(key)) return errorResponse("not_found", "openai", unknownPair(backend!, model!, pairs));
+      s.cooldowns.clear(key);
+      return Response.json({ cleared: 0, note: `${backend}/${model} was not cooling down` });
+    }
     s.cooldowns.clear(key);
     s.log.info(`cooldowns cleared by an operator: ${backend === null ? "all" : `${backend}/${model}`} (${cleared} active)`, s.id);
     return Response.json({ cleared });
@@ -44,9 +51,13 @@ export function statusReport(req: Request, url: URL, s: StatusSources): Response
   return Response.json({
     version: s.version,
     uptime_seconds: Math.round((now - s.startedAt) / 1000),
-    config: { file: config.file, loaded_at: config.loadedAt.toISOString(), warnings: config.warnings.map(String) },
+    config: { file: config.file, loaded_at: config.loadedAt.toISOString(), warnings: config.warnings.map((w) => s.redact(String(w))) },
     listen: config.listen.text,
-    backends: [...config.backends.values()].map((b) => ({ name: b.name, url: s.redact(b.url), enabled: b.enabled, auth: b.auth })),
+    backends: [
+      ...[...config.backends.values()].map((b) => ({ name: b.name, url: s.redact(b.url), enabled: b.enabled, auth: b.auth, usable: b.enabled, ...(b.enabled ? {} : { problem: "disabled (enabled: false)" }) })),
+      // Kept out of routing, shown here: the original starts with them, and every route to them is skipped.
+      ...[...config.unusableBackends.values()].map((b) => ({ name: b.name, url: s.redact(b.url.replace(/\?.*$/, "")), enabled: b.enabled, auth: b.auth, usable: false, problem: s.redact(`${b.problem}: every route to it is skipped`) })),
+    ],
     models: [...config.aliases.values()].map((a) => ({
       alias: a.name,
       fallbacks: a.chain,
@@ -55,6 +66,24 @@ export function statusReport(req: Request, url: URL, s: StatusSources): Response
     cooldowns: cooldownList(s.cooldowns, now),
     cluster: s.cluster ?? null,
   });
+}
+
+/** Every backend+model pair a route names (enabled aliases) and every pair cooling now (perhaps from an earlier configuration). */
+function knownPairs(config: Config, cooldowns: CooldownTable, now: number): Set<string> {
+  const pairs = new Set<string>(cooldowns.active(now).map(([key]) => key));
+  for (const alias of config.aliases.values()) for (const group of alias.groups) for (const route of group.routes) pairs.add(route.key);
+  return pairs;
+}
+
+const LISTED = 20;
+
+function unknownPair(backend: string, model: string, pairs: Set<string>): string {
+  const all = [...pairs].map((key) => { const p = pairOf(key); return [p.backend, p.model] as [string, string]; });
+  const ofBackend = all.filter(([b]) => b === backend).map(([, m]) => m);
+  const list = (items: string[]) => `${items.slice(0, LISTED).join(", ")}${items.length > LISTED ? `, and ${items.length - LISTED} more` : ""}`;
+  if (ofBackend.length > 0) return `backend ${JSON.stringify(backend)} has no route to model ${JSON.stringify(model)}; its models: ${list(ofBackend)}`;
+  const known = all.map(([b, m]) => `${b}/${m}`);
+  return `unknown backend ${JSON.stringify(backend)} (no route uses it and nothing of it is cooling down), so there is no ${backend}/${model} cooldown to clear; known pairs: ${known.length > 0 ? list(known) : "none"}`;
 }
 
 function cooldownList(cooldowns: CooldownTable, now: number) {

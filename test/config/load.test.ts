@@ -73,7 +73,7 @@ describe("loadConfig", () => {
     const path = file(`models:\n  m: [\n`);
     const error = (await thrown(() => loadConfig(path, {}))) as ConfigError;
     expect(error).toBeInstanceOf(ConfigError);
-    expect(error.problems[0]!.message).toStartWith(`${path}: YAML syntax error: `);
+    expect(error.problems[0]!.message).toStartWith(`${path}: YAML syntax error at line 2, column 6: `);
   });
 
   test("a file saved on Windows, with a byte-order mark and CRLF line ends, loads", async () => {

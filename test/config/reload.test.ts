@@ -165,7 +165,9 @@ describe("maybeReload on the request path", () => {
     using s = setup(yaml());
     writeFileSync(s.path, "models: [\n");
     s.reloader.maybeReload(s.after(100));
-    expect(s.rejected[0]!.problems.map(String)[0]).toStartWith(`${s.path}: YAML syntax error:`);
+    expect(s.rejected[0]!.problems.map(String)).toEqual([
+      `${s.path}: YAML syntax error at line 1, column 9: Flow sequence in block collection must be sufficiently indented and end with a ]: the [ opened here is not closed\n  1 | models: [\n    |         ^`,
+    ]);
     expect(s.reloader.config).toBe(s.initial);
   });
 
@@ -426,8 +428,29 @@ logging: {level: info}
       .replace('["429", "5xx"]', '["429", "500"]')
       .replace("level: info", "level: debug");
     expect(summarizeChanges(file(BACKENDS, MODELS, rest), file(BACKENDS, MODELS, changed))).toBe(
-      "config reloaded: settings: proxy_api_key, fallback.max_retries, detection.error_codes, logging.level",
+      'config reloaded: settings: proxy_api_key changed, fallback.max_retries 0 → 2, detection.error_codes ["429","5xx"] → ["429","500"], logging.level info → debug',
     );
+  });
+
+  test("each changed setting shows its old and new value in the file's units", () => {
+    const rest = (cooldown: string, extra = "") => `fallback: {cooldown_seconds: ${cooldown}}\ntimeouts: {first_byte_seconds: 60}\nlimits: {max_body_mb: 32}\n${extra}`;
+    expect(summarizeChanges(file(BACKENDS, MODELS, rest("60")), file(BACKENDS, MODELS, rest("30")))).toBe("config reloaded: settings: fallback.cooldown_seconds 60 → 30");
+    const after = rest("0.5").replace("first_byte_seconds: 60", "first_byte_seconds: 120").replace("max_body_mb: 32", "max_body_mb: 0.5");
+    expect(summarizeChanges(file(BACKENDS, MODELS, rest("60")), file(BACKENDS, MODELS, after))).toBe(
+      // The top-level timeouts are every backend's too.
+      "config reloaded: backends ~openai ~old ~anthropic; settings: fallback.cooldown_seconds 60 → 0.5, timeouts.first_byte_seconds 60 → 120, limits.max_body_mb 32 → 0.5",
+    );
+    const logs = file(BACKENDS, MODELS, `logging: {general_file: "./logs/my proxy.log"}\n`);
+    expect(summarizeChanges(file(), logs)).toBe('config reloaded: settings: logging.general_file "" → "./logs/my proxy.log"');
+  });
+
+  test("a proxy key set, changed or removed is said in words, never shown", () => {
+    const key = (k: string) => file(BACKENDS, MODELS, k ? `proxy_api_key: ${k}\n` : "");
+    const one = "sk-proxy-000000000000000000000001";
+    const two = "sk-proxy-000000000000000000000002";
+    expect(summarizeChanges(key(""), key(one))).toBe("config reloaded: settings: proxy_api_key set");
+    expect(summarizeChanges(key(one), key(two))).toBe("config reloaded: settings: proxy_api_key changed");
+    expect(summarizeChanges(key(two), key(""))).toBe("config reloaded: settings: proxy_api_key removed");
   });
 
   test("a changed listen needs a restart; the same address written differently is no change", () => {
@@ -448,7 +471,7 @@ backends:
     headers: {x-extra-token: ${secret(n + 4)}}
 `;
     const summary = summarizeChanges(parse(text(1)), parse(text(2)));
-    expect(summary).toBe("config reloaded: backends ~p; settings: proxy_api_key");
+    expect(summary).toBe("config reloaded: backends ~p; settings: proxy_api_key changed");
     for (let n = 1; n <= 6; n++) expect(summary).not.toContain(secret(n).slice(8));
     expect(summary).not.toContain("sk-");
   });

@@ -90,6 +90,39 @@ describe("hot reload of the real process", () => {
     expect((await ask(proxy, "gpt-4o")).status).toBe(200);
   });
 
+  test("a YAML syntax error in a new file is rejected with one error, its line and a caret, as --check shows it", async () => {
+    await using provider = new FakeProvider(echo);
+    await using proxy = await ProxyProcess.start(yaml(provider.url));
+    const mark = proxy.stdout.length;
+    // A tab for indentation: yaml itself reports this one mistake three times.
+    proxy.writeConfig(yaml(provider.url).replace("      - { backend: a", "\t- { backend: a"));
+    await untilLogged(proxy, "    | ^\n", mark);
+    const logged = proxy.stdout.slice(mark);
+    expect(logged).toContain(
+      [
+        `[ERROR] ${proxy.configPath} not reloaded (the previous configuration keeps serving): configuration has 1 error:`,
+        `  ${proxy.configPath}: YAML syntax error at line 8, column 1: Tabs are not allowed as indentation: indent with spaces`,
+        "    8 | \t- { backend: a, model: \"real-m\" }",
+        "      | ^",
+        "",
+      ].join("\n"),
+    );
+    expect((await ask(proxy, "m")).status).toBe(200);
+  });
+
+  test("a reload to a file that serves nothing is applied, as at start-up, and logged with one error line naming the cause", async () => {
+    await using provider = new FakeProvider(echo);
+    await using proxy = await ProxyProcess.start(yaml(provider.url));
+    const mark = proxy.stdout.length;
+    proxy.writeConfig(yaml(provider.url).replace("backends:", "backend:"));
+    await untilLogged(proxy, "nothing to serve", mark);
+    await proxy.waitForOutput(/nothing to serve[^\n]*\n/, "the whole line", mark);
+    const errors = proxy.stdout.slice(mark).split("\n").filter((l) => l.includes("[ERROR]"));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toEndWith('[ERROR] nothing to serve: no backends are defined ("backend:" is an unknown key: did you mean "backends:"?). llm-proxy starts, but answers 503 to every request for a model');
+    expect((await ask(proxy, "m")).status).toBe(503);
+  });
+
   test("a file replaced by renaming a temporary file over it is seen", async () => {
     await using provider = new FakeProvider(echo);
     await using proxy = await ProxyProcess.start(yaml(provider.url));
@@ -182,7 +215,7 @@ logging: { level: debug }
     await proxy.waitForOutput(/config reloaded[^\n]*\n/, "the whole summary line", mark);
     const lines = proxy.stdout.slice(mark).split("\n").filter((l) => l.includes("config reloaded"));
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\] \[INFO\] config reloaded: backends \+c ~a; models \+n -m; settings: fallback\.cooldown_seconds, logging\.level$/);
+    expect(lines[0]).toMatch(/^\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\] \[INFO\] config reloaded: backends \+c ~a; models \+n -m; settings: fallback\.cooldown_seconds 10 → 20, logging\.level info → debug$/);
     expect(proxy.output).not.toContain("sk-backend-");
   });
 });

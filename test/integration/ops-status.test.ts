@@ -153,4 +153,64 @@ describe("/status and /status/cooldowns", () => {
     expect(again.headers.get("x-llm-proxy-model")).toBe("org/limited");
     expect(again.headers.get("x-llm-proxy-attempts")).toBe("1");
   });
+
+  test("DELETE for a pair nobody knows is a 404 naming it and listing the known pairs; a known pair not cooling is cleared: 0 with a note", async () => {
+    const { provider, proxy } = await setup();
+    await using _p = provider;
+    await using _x = proxy;
+    await post(`${proxy.url}/v1/chat/completions`, { model: "m" }, AUTH);
+
+    const unknown = await clear(proxy.url, "?backend=nope&model=x");
+    expect(unknown.status).toBe(404);
+    const body = (await unknown.json()) as { error: { message: string; code: string } };
+    expect(body.error.code).toBe("not_found");
+    expect(body.error.message).toBe(
+      'unknown backend "nope" (no route uses it and nothing of it is cooling down), so there is no nope/x cooldown to clear; known pairs: a/org/limited, a/broken, g/ok',
+    );
+
+    const wrongModel = await clear(proxy.url, "?backend=a&model=gpt-4o");
+    expect(wrongModel.status).toBe(404);
+    expect(((await wrongModel.json()) as { error: { message: string } }).error.message).toBe('backend "a" has no route to model "gpt-4o"; its models: org/limited, broken');
+
+    const idle = await clear(proxy.url, "?backend=g&model=ok");
+    expect(idle.status).toBe(200);
+    expect(await idle.json()).toEqual({ cleared: 0, note: "g/ok was not cooling down" });
+    // Nothing was cleared by the mistakes.
+    expect((await status(proxy.url)).cooldowns.map((c) => c.model)).toEqual(["org/limited", "broken"]);
+  });
+
+  test("a backend whose url has no scheme is listed as unusable, with the problem, and its routes are skipped", async () => {
+    await using provider = new FakeProvider((r) => Response.json(chatCompletion("hi", modelOf(r))));
+    await using proxy = startProxy(`
+proxy_api_key: ${KEY}
+backends:
+  - { name: typo, url: "api.example.com/v1?key=${GOOGLE_KEY}" }
+  - { name: ok, url: "${provider.url}/v1" }
+  - { name: off, url: "${provider.url}/v1", enabled: false }
+models:
+  m:
+    routes:
+      - { backend: typo, model: first, priority: 1 }
+      - { backend: ok, model: second, priority: 2 }
+`);
+    const res = await fetch(`${proxy.url}/status`, { headers: AUTH });
+    const text = await res.text();
+    expect(text).not.toContain(GOOGLE_KEY);
+    const body = JSON.parse(text) as { backends: { name: string; url: string; enabled: boolean; usable: boolean; problem?: string }[] };
+    expect(body.backends).toEqual([
+      { name: "ok", url: `${provider.url}/v1`, enabled: true, auth: "bearer", usable: true },
+      { name: "off", url: `${provider.url}/v1`, enabled: false, auth: "bearer", usable: false, problem: "disabled (enabled: false)" },
+      {
+        name: "typo",
+        url: "api.example.com/v1",
+        enabled: true,
+        auth: "bearer",
+        usable: false,
+        problem: `its url "api.example.com/v1?key=${GOOGLE_KEY}" is not an http:// or https:// URL: every route to it is skipped`.replace(GOOGLE_KEY, "AIzaS****nopq"),
+      },
+    ] as never);
+    const answer = await post(`${proxy.url}/v1/chat/completions`, { model: "m" }, AUTH);
+    expect(answer.headers.get("x-llm-proxy-backend")).toBe("ok");
+    expect(answer.headers.get("x-llm-proxy-attempts")).toBe("1");
+  });
 });
