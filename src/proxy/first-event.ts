@@ -6,7 +6,7 @@ import { lost, plainReader, type Exchange } from "./attempt.ts";
 import { isErrorEvent, isRequestFault } from "./detect.ts";
 import { failed, type Outcome } from "./outcome.ts";
 import { committedStream, PassthroughShape, type StreamEnd } from "./stream.ts";
-import { answerContext, TranslatingShape, translatedError } from "./translate.ts";
+import { answerContext, endingAtCompletion, TranslatingShape, translatedError } from "./translate.ts";
 import { wantsInjection, withoutUsageChunk } from "./inject-usage.ts";
 
 /** A stream that sends this much without one complete event is not SSE: fall back rather than hold it all. */
@@ -67,6 +67,7 @@ export async function firstEvent(ex: Exchange): Promise<Outcome> {
   const shape = ex.translator
     ? new TranslatingShape(ex.translator.stream(answerContext(ex.req)), ex.translator.backend)
     : new PassthroughShape(streamProtocol(ex.req.path), wantsInjection(ex.req, ex.route) ? withoutUsageChunk : undefined);
-  const body = committedStream({ held, reader, control, shape, onEnd: resolve });
+  const source = shape instanceof TranslatingShape ? endingAtCompletion(reader, shape) : reader;
+  const body = committedStream({ held, reader: source, control, shape, onEnd: resolve });
   return { kind: "served", status: res.status, headers, body, streaming: true, firstByteMs, finished: promise, usage: () => shape.usage };
 }

@@ -140,3 +140,33 @@ export class TranslatingShape implements StreamShape {
     return this.stream.fail(message).map(renderEvent).join("");
   }
 }
+
+/**
+ * The provider's body as the committed stream reads it, ended as soon as the
+ * translated stream is complete. The proxy is the client's server here: after the
+ * last event of the client's protocol it has nothing more to say, and the clients
+ * that read to the end of the body (the Anthropic SDK, the openai SDK's Responses
+ * stream) would otherwise wait for a provider that keeps its connection open after
+ * `[DONE]` until idle_seconds. The rest of the provider's body is not read.
+ */
+export function endingAtCompletion(reader: ReadableStreamDefaultReader<Uint8Array>, shape: TranslatingShape): ReadableStreamDefaultReader<Uint8Array> {
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        if (shape.complete) {
+          controller.close();
+          // Cancelling closes the provider's connection; an error from it changes nothing for the client.
+          reader.cancel().catch(() => undefined);
+          return;
+        }
+        const { done, value } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      },
+      cancel(reason) {
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  ).getReader() as ReadableStreamDefaultReader<Uint8Array>;
+}

@@ -9,6 +9,8 @@ import {
   antMessageStart,
   chatEvent,
   chatTurn,
+  chatUsageEvent,
+  CHAT_DONE,
   OneProtocolProvider,
   Pacer,
   sse,
@@ -236,5 +238,30 @@ describe("a client that leaves a translated stream", () => {
     const call = await s.ant.call(1);
     await within(call.received.aborted, "the provider to see the abort");
     expect(cooling(s.proxy)).toEqual([]);
+  });
+});
+
+describe("a provider that leaves its connection open after its stream is complete", () => {
+  const open = () => new Pacer([chatEvent({ role: "assistant", content: "" }), chatEvent({ content: "all here" }), chatEvent({}, "stop"), chatUsageEvent(), CHAT_DONE]);
+
+  test("the Anthropic SDK gets the end of its stream at [DONE], not at idle_seconds, and the provider is let go", async () => {
+    const pacer = open();
+    await using s = await setUp([() => pacer.response()], [unused]);
+    void s.chat.call(1).then(() => pacer.until("[DONE]"));
+    // idle_seconds is 5 here: an answer only at the idle timeout would miss this bound.
+    const message = await within(s.anthropic.messages.stream({ model: "on-chat", ...ask }).finalMessage(), "the final message", 4000);
+    expect(message.content).toMatchObject([{ type: "text", text: "all here" }]);
+    expect(message.stop_reason).toBe("end_turn");
+    await within((async () => { while (!pacer.stream.cancelled) await Bun.sleep(5); })(), "the provider's stream to be let go");
+    expect(cooling(s.proxy)).toEqual([]);
+  });
+
+  test("the OpenAI SDK's responses stream ends at response.completed too", async () => {
+    const pacer = open();
+    await using s = await setUp([() => pacer.response()], [unused]);
+    void s.chat.call(1).then(() => pacer.until("[DONE]"));
+    const response = await within(s.openai.responses.stream({ model: "on-chat", input: "hi" }).finalResponse(), "the final response", 4000);
+    expect(response.status).toBe("completed");
+    expect(response.output_text).toBe("all here");
   });
 });
