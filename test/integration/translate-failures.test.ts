@@ -265,3 +265,34 @@ describe("a provider that leaves its connection open after its stream is complet
     expect(response.output_text).toBe("all here");
   });
 });
+
+describe("a provider whose last event lacks its closing blank line", () => {
+  // The openai SDK dispatches such an event at the end of the body ("servers sometimes omit the
+  // trailing blank line"), and passthrough finds [DONE] as a whole line: translation must agree.
+  const body = (end: string) => [chatEvent({ role: "assistant", content: "" }), chatEvent({ content: "whole" }), chatEvent({}, "stop"), chatUsageEvent()].join("") + end;
+
+  test("[DONE] without a line break: the Anthropic SDK gets a complete message, and nothing cools", async () => {
+    await using s = await setUp([() => sse(body("data: [DONE]"))], [unused]);
+    const message = await s.anthropic.messages.stream({ model: "on-chat", ...ask }).finalMessage();
+    expect(message.content).toMatchObject([{ type: "text", text: "whole" }]);
+    expect(message.stop_reason).toBe("end_turn");
+    expect(cooling(s.proxy)).toEqual([]);
+  });
+
+  test("[DONE] with one line break: the Responses stream ends with response.completed", async () => {
+    await using s = await setUp([() => sse(body("data: [DONE]\n"))], [unused]);
+    const response = await s.openai.responses.stream({ model: "on-chat", input: "hi" }).finalResponse();
+    expect(response.status).toBe("completed");
+    expect(response.output_text).toBe("whole");
+  });
+
+  test("a last unterminated event that does not complete the answer is still a cut", async () => {
+    const cut = [chatEvent({ role: "assistant", content: "" }), chatEvent({ content: "half " })].join("") + `data: ${JSON.stringify({ id: "c", object: "chat.completion.chunk", choices: [{ index: 0, delta: { content: "more" }, finish_reason: null }] })}`;
+    await using s = await setUp([() => sse(cut)], [unused]);
+    const stream = s.anthropic.messages.stream({ model: "on-chat", ...ask });
+    let text = "";
+    stream.on("text", (t) => (text += t));
+    expect(await stream.finalMessage().catch((e: unknown) => e)).toBeInstanceOf(Anthropic.APIError);
+    expect(text).toBe("half more");
+  });
+});
