@@ -24,6 +24,8 @@ export interface Scenario {
   /** Tool name → the JSON arguments to call it with, in order of preference; `{work}` in a string is the work folder's path. */
   readonly tools: Record<string, Record<string, unknown>>;
   readonly finalText: string;
+  /** Reasoning the model streams before its tool call and before its final text (reasoning_content). */
+  readonly reasoning?: string;
 }
 
 /** One line of the record file. */
@@ -45,14 +47,14 @@ function answer(call: Call): Response | Promise<Response> {
     appendFileSync(scenario.record, `${JSON.stringify({ path: call.path, search: call.search, body: call.body, ...entry } satisfies Recorded)}\n`);
   if (messages(call).some((m) => dig(m, "role") === "tool")) {
     record({ answer: "final" });
-    return chatTurn({ content: scenario.finalText, parts: 4 })(call);
+    return chatTurn({ content: scenario.finalText, reasoning: scenario.reasoning, parts: 4 })(call);
   }
   const names = offered(call);
   const tool = Object.keys(scenario.tools).find((name) => names.includes(name));
   if (tool) {
     record({ answer: "tool_call", tool });
     const args = JSON.stringify(scenario.tools[tool]).replaceAll("{work}", join(process.cwd(), "work"));
-    return chatTurn({ calls: [{ id: "call_cli_1", name: tool, arguments: args }], parts: 8 })(call);
+    return chatTurn({ calls: [{ id: "call_cli_1", name: tool, arguments: args }], reasoning: scenario.reasoning, parts: 8 })(call);
   }
   record({ answer: "side" });
   return chatTurn({ content: "ok" })(call);

@@ -50,7 +50,7 @@ export class CliWorld implements AsyncDisposable {
   }
 
   /** Starts the fake provider and the proxy in a new namespace; `routeExtra` is added to the alias's route (e.g. max_tokens). */
-  static async start(scenario: Omit<Scenario, "record">, routeExtra = ""): Promise<CliWorld> {
+  static async start(scenario: Omit<Scenario, "record">, routeExtra = "", alias = "coder"): Promise<CliWorld> {
     const ns = Netns.create();
     const dir = mkdtempSync(join(tmpdir(), "llm-proxy-cli-"));
     try {
@@ -69,7 +69,7 @@ proxy_api_key: ${PROXY_KEY}
 backends:
   - { name: chat-only, url: "${providerUrl}/v1", api_key: sk-fake-provider-key-000000, protocol: openai }
 models:
-  coder: { routes: [{ backend: chat-only, model: fake-chat-model${routeExtra ? `, ${routeExtra}` : ""} }] }
+  "${alias}": { routes: [{ backend: chat-only, model: fake-chat-model${routeExtra ? `, ${routeExtra}` : ""} }] }
 logging: { level: debug, separate_files: true, request_dir: ./requests, error_dir: ./errors }
 `,
       );

@@ -85,4 +85,32 @@ maybe("Claude Code through the proxy to a Chat-only provider", () => {
     expect(counts.length, lines.join("\n")).toBeGreaterThanOrEqual(1);
     expect(files.filter((f) => !f.includes("result: served, status 200")), lines.join("\n")).toEqual([]);
   }, 60_000);
+
+  test("claude -p with the model's thinking: reasoning_content becomes thinking Claude Code shows and sends back; an allowed Bash command runs", async () => {
+    const secret = `fig-${crypto.randomUUID().slice(0, 8)}`;
+    const reasoning = "The file will tell; cat shows it.";
+    await using world = await CliWorld.start({ tools: { Bash: { command: "cat secret.txt", description: "Show the file" } }, finalText: `It says ${secret}.`, reasoning }, "max_tokens: 4096");
+    writeFileSync(join(world.work, "secret.txt"), `${secret}\n`);
+    const run = world.run("claude", [bin, "-p", "What is in secret.txt?", "--allowedTools", "Bash(cat:*)", "--output-format", "stream-json", "--verbose"], claudeEnv(world));
+    const code = await run.exit(50_000);
+    const context = `\n${world.output}`;
+    expect(code, context).toBe(0);
+    const events = run.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as unknown);
+    const blocks = events.filter((e) => dig(e, "type") === "assistant").flatMap((e) => dig(e, "message", "content") as unknown[]);
+    expect(blocks.filter((b) => dig(b, "type") === "thinking").map((b) => dig(b, "thinking"))).toContain(reasoning);
+    const result = events.find((e) => dig(e, "type") === "result");
+    expect(dig(result, "subtype"), context).toBe("success");
+    expect(dig(result, "result")).toBe(`It says ${secret}.`);
+
+    const turns = world.records().filter((r) => r.answer !== "side");
+    expect(turns.map((r) => [r.answer, r.tool]), context).toEqual([
+      ["tool_call", "Bash"],
+      ["final", undefined],
+    ]);
+    // Claude Code's adaptive thinking asked for reasoning; its history carried the thinking back.
+    expect(dig(turns[0]!.body, "reasoning_effort")).toBeDefined();
+    const messages = dig(turns[1]!.body, "messages") as unknown[];
+    expect(dig(messages.find((m) => dig(m, "role") === "assistant"), "reasoning_content")).toBe(reasoning);
+    expect(String(dig(messages.find((m) => dig(m, "role") === "tool"), "content"))).toContain(secret);
+  }, 60_000);
 });

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CliWorld, nativeBinary, PROXY_KEY } from "../helpers/cli-world.ts";
 import { dig } from "../helpers/one-protocol.ts";
@@ -21,11 +21,11 @@ if (missing && process.env.CI !== "true") console.warn(`Codex CLI test skipped: 
 const maybe = missing === undefined || process.env.CI === "true" ? describe : describe.skip;
 
 /** Codex's config: the proxy as the provider, nothing sent anywhere else, no retries that could hide a failure. */
-const codexConfig = (proxyUrl: string) => `
-model = "coder"
+const codexConfig = (proxyUrl: string, model = "coder", sandbox = "read-only") => `
+model = "${model}"
 model_provider = "llm-proxy"
 approval_policy = "never"
-sandbox_mode = "read-only"
+sandbox_mode = "${sandbox}"
 check_for_update_on_startup = false
 
 [analytics]
@@ -88,5 +88,37 @@ maybe("Codex CLI through the proxy to a Chat-only provider", () => {
     const files = await world.waitForRequestFiles(2);
     expect(files.filter((f) => f.includes("POST /v1/responses model=coder stream")).length, files.join("\n")).toBe(2);
     expect(files.every((f) => f.includes("result: served, status 200")), files.join("\n")).toBe(true);
+  }, 60_000);
+
+  test("an alias named like a model Codex knows: its freeform apply_patch tool and the model's reasoning make the round trip, and the file is written", async () => {
+    // Codex offers apply_patch (a custom tool: free text, not JSON) only to models it knows.
+    const patch = "*** Begin Patch\n*** Add File: hello.txt\n+hello from the patch\n*** End Patch\n";
+    const reasoning = "The user wants the file; a patch adds it.";
+    await using world = await CliWorld.start({ tools: { apply_patch: { input: patch } }, finalText: "Created hello.txt.", reasoning }, "", "gpt-5.5");
+    const codexHome = join(world.home, ".codex");
+    mkdirSync(codexHome, { recursive: true });
+    writeFileSync(join(codexHome, "config.toml"), codexConfig(world.proxyUrl, "gpt-5.5", "workspace-write"));
+
+    const started = performance.now();
+    const run = world.run("codex", ["path" in codex ? codex.path : "codex", "exec", "--skip-git-repo-check", "--color", "never", "Create hello.txt"], { CODEX_HOME: codexHome, LLM_PROXY_KEY: PROXY_KEY });
+    const code = await run.exit(50_000);
+    console.log(`codex exec (apply_patch) took ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    const context = `\n${world.output}`;
+    expect(code, context).toBe(0);
+    expect(run.stdout.trim(), context).toBe("Created hello.txt.");
+    expect(readFileSync(join(world.work, "hello.txt"), "utf8")).toBe("hello from the patch\n");
+
+    const [asked, final] = world.records();
+    // The custom tool reached the Chat provider as a function of one string, `input`.
+    const tool = (dig(asked!.body, "tools") as unknown[]).find((t) => dig(t, "function", "name") === "apply_patch");
+    expect(dig(tool, "function", "parameters", "properties", "input", "type")).toBe("string");
+    expect(dig(asked!.body, "reasoning_effort")).toBe("medium");
+    // Codex sent its history back: the reasoning, the call (as the provider made it) and the patch's result.
+    const messages = dig(final!.body, "messages") as unknown[];
+    const assistant = messages.find((m) => dig(m, "role") === "assistant");
+    expect(dig(assistant, "reasoning_content")).toBe(reasoning);
+    expect(dig(assistant, "tool_calls", 0, "function")).toEqual({ name: "apply_patch", arguments: JSON.stringify({ input: patch }) });
+    const result = messages.find((m) => dig(m, "role") === "tool");
+    expect(String(dig(result, "content"))).toContain("hello.txt");
   }, 60_000);
 });
