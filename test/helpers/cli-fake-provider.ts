@@ -16,7 +16,7 @@
  */
 import { appendFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { chatTurn, dig, OneProtocolProvider, type Call } from "./one-protocol.ts";
+import { chatEvent, chatTurn, dig, OneProtocolProvider, type Call } from "./one-protocol.ts";
 
 export interface Scenario {
   /** Where each request is appended as a JSON line. */
@@ -26,6 +26,8 @@ export interface Scenario {
   readonly finalText: string;
   /** Reasoning the model streams before its tool call and before its final text (reasoning_content). */
   readonly reasoning?: string;
+  /** The final answer's stream breaks after its first piece (the connection is reset). */
+  readonly cutFinal?: boolean;
 }
 
 /** One line of the record file. */
@@ -47,6 +49,7 @@ function answer(call: Call): Response | Promise<Response> {
     appendFileSync(scenario.record, `${JSON.stringify({ path: call.path, search: call.search, body: call.body, ...entry } satisfies Recorded)}\n`);
   if (messages(call).some((m) => dig(m, "role") === "tool")) {
     record({ answer: "final" });
+    if (scenario.cutFinal) return cutStream(scenario.finalText.slice(0, 8));
     return chatTurn({ content: scenario.finalText, reasoning: scenario.reasoning, parts: 4 })(call);
   }
   const names = offered(call);
@@ -58,6 +61,19 @@ function answer(call: Call): Response | Promise<Response> {
   }
   record({ answer: "side" });
   return chatTurn({ content: "ok" })(call);
+}
+
+/** A stream that sends the role and `text`, then breaks: no finish_reason, no [DONE]. */
+function cutStream(text: string): Response {
+  const encoder = new TextEncoder();
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(encoder.encode(chatEvent({ role: "assistant", content: "" }) + chatEvent({ content: text })));
+      // Once those bytes are on their way, the connection breaks.
+      setTimeout(() => controller.error(new Error("provider reset")), 50);
+    },
+  });
+  return new Response(body, { headers: { "content-type": "text/event-stream" } });
 }
 
 const provider = new OneProtocolProvider("openai", [answer]);

@@ -35,6 +35,8 @@ function claudeEnv(world: CliWorld): Record<string, string> {
     DISABLE_ERROR_REPORTING: "1",
     DISABLE_AUTOUPDATER: "1",
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
+    // No retries: a failure must show as one, and a retry would wait out the proxy's Retry-After.
+    CLAUDE_CODE_MAX_RETRIES: "0",
   };
 }
 
@@ -112,5 +114,18 @@ maybe("Claude Code through the proxy to a Chat-only provider", () => {
     const messages = dig(turns[1]!.body, "messages") as unknown[];
     expect(dig(messages.find((m) => dig(m, "role") === "assistant"), "reasoning_content")).toBe(reasoning);
     expect(String(dig(messages.find((m) => dig(m, "role") === "tool"), "content"))).toContain(secret);
+  }, 60_000);
+
+  test("a final answer cut mid-stream: claude -p fails with an API error, and the partial text is not its answer", async () => {
+    await using world = await CliWorld.start({ tools: { Read: { file_path: "{work}/secret.txt" } }, finalText: "THE-WHOLE-ANSWER-NEVER-SENT", cutFinal: true }, "max_tokens: 4096");
+    writeFileSync(join(world.work, "secret.txt"), "anything\n");
+    const run = world.run("claude", [bin, "-p", "What is in secret.txt?", "--allowedTools", "Read", "--output-format", "text"], claudeEnv(world));
+    const code = await run.exit(50_000);
+    const context = `\n${world.output}`;
+    expect(code, context).not.toBe(0);
+    expect(run.stdout, context).toContain("API Error");
+    expect(run.stdout, context).not.toContain("THE-WHOLE");
+    // The cut cooled the pair: a second request Claude Code makes after a broken stream gets the proxy's 503, not the provider.
+    expect(world.records().map((r) => r.answer)).toEqual(["tool_call", "final"]);
   }, 60_000);
 });

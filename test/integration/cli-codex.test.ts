@@ -121,4 +121,19 @@ maybe("Codex CLI through the proxy to a Chat-only provider", () => {
     const result = messages.find((m) => dig(m, "role") === "tool");
     expect(String(dig(result, "content"))).toContain("hello.txt");
   }, 60_000);
+
+  test("a final answer cut mid-stream: Codex reports the cut and fails, and never prints the partial answer as its answer", async () => {
+    await using world = await CliWorld.start({ tools: { exec_command: { cmd: "true" } }, finalText: "THE-WHOLE-ANSWER-NEVER-SENT", cutFinal: true });
+    const codexHome = join(world.home, ".codex");
+    mkdirSync(codexHome, { recursive: true });
+    writeFileSync(join(codexHome, "config.toml"), codexConfig(world.proxyUrl));
+    const run = world.run("codex", ["path" in codex ? codex.path : "codex", "exec", "--skip-git-repo-check", "--color", "never", "Run true, then answer."], { CODEX_HOME: codexHome, LLM_PROXY_KEY: PROXY_KEY });
+    const code = await run.exit(50_000);
+    const context = `\n${world.output}`;
+    expect(code, context).not.toBe(0);
+    expect(run.stdout, context).not.toContain("THE-WHOLE");
+    // The proxy's response.failed reached Codex with its reason.
+    expect(run.stderr, context).toContain("the provider's stream was cut after it started");
+    expect(world.records().map((r) => r.answer)).toEqual(["tool_call", "final"]);
+  }, 60_000);
 });
