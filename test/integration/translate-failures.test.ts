@@ -296,3 +296,36 @@ describe("a provider whose last event lacks its closing blank line", () => {
     expect(text).toBe("half more");
   });
 });
+
+describe("a stream whose first event is an error keeps the error's meaning in the status", () => {
+  const antErrorFirst = (type: string, message: string): Turn => () => sse(antEvent("error", { error: { type, message } }));
+  const chatErrorFirst = (error: Record<string, unknown>): Turn => () => sse(`data: ${JSON.stringify({ error })}\n\n`);
+
+  test("Anthropic's rate_limit_error event is a 429 for an OpenAI client, its overloaded_error event a 503 (as a 529 answer is)", async () => {
+    await using s = await setUp([unused], [antErrorFirst("rate_limit_error", "Slow down"), antErrorFirst("overloaded_error", "Overloaded")]);
+    const limited = await s.openai.chat.completions.create({ model: "on-ant", ...chatAsk, stream: true }).catch((e: unknown) => e);
+    expect(limited).toBeInstanceOf(OpenAI.RateLimitError);
+    expect((limited as InstanceType<typeof OpenAI.RateLimitError>).message).toContain("Slow down");
+    s.proxy.proxy.cooldowns.clear();
+    const overloaded = await s.openai.chat.completions.create({ model: "on-ant", ...chatAsk, stream: true }).catch((e: unknown) => e);
+    expect((overloaded as InstanceType<typeof OpenAI.APIError>).status).toBe(503);
+    expect((overloaded as InstanceType<typeof OpenAI.APIError>).type).toBe("overloaded_error");
+  });
+
+  test("a Chat provider's first chunk with a rate-limit error is an Anthropic rate_limit_error 429; one with a status code keeps that status", async () => {
+    await using s = await setUp([chatErrorFirst({ message: "Rate limit reached", type: "rate_limit_error", code: "rate_limit_exceeded" }), chatErrorFirst({ message: "Provider returned error", code: 503 })], [unused]);
+    const limited = await s.anthropic.messages.create({ model: "on-chat", ...ask, stream: true }).catch((e: unknown) => e);
+    expect(limited).toBeInstanceOf(Anthropic.RateLimitError);
+    expect((limited as InstanceType<typeof Anthropic.RateLimitError>).error).toEqual({ type: "error", error: { type: "rate_limit_error", message: "Rate limit reached" } });
+    s.proxy.proxy.cooldowns.clear();
+    const unavailable = await s.anthropic.messages.create({ model: "on-chat", ...ask, stream: true }).catch((e: unknown) => e);
+    expect((unavailable as InstanceType<typeof Anthropic.APIError>).status).toBe(503);
+  });
+
+  test("an error event that names no kind is still a 502", async () => {
+    await using s = await setUp([chatErrorFirst({ message: "something broke" })], [unused]);
+    const error = await s.anthropic.messages.create({ model: "on-chat", ...ask, stream: true }).catch((e: unknown) => e);
+    expect((error as InstanceType<typeof Anthropic.APIError>).status).toBe(502);
+    expect((error as InstanceType<typeof Anthropic.APIError>).message).toContain("something broke");
+  });
+});
