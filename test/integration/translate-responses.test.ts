@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import OpenAI from "openai";
 import { cooling } from "../helpers/faults.ts";
+import { within } from "../helpers/http.ts";
 import {
   antBlockEvents,
   antMessageEnd,
@@ -298,6 +299,19 @@ for (const kind of KINDS) {
         expect(response.status).toBe("failed");
         expect(response.output_text).toBe("before ");
       });
+    });
+
+    test("a client that leaves mid-stream aborts the provider's request", async () => {
+      const pacer = new Pacer(kind.pacedText(["first ", "never"]));
+      await using s = await setUp({ [kind.key]: [() => pacer.response()] });
+      void provider(s)
+        .call(1)
+        .then(() => pacer.until("first"));
+      const stream = await s.client.responses.create({ model: kind.alias, input: "hi", stream: true });
+      for await (const event of stream) if (event.type === "response.output_text.delta") break;
+      const call = await provider(s).call(1);
+      await within(call.received.aborted, "the provider to see the abort");
+      expect(cooling(s.proxy)).toEqual([]);
     });
 
     test("store: true and previous_response_id are refused with a 400 saying the proxy keeps no conversation state; nothing is sent", async () => {
