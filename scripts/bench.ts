@@ -13,8 +13,10 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync }
 import { cpus as osCpus, release, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { allowedCpus, childEnv, clockTicks, cpuTicks, selfTicksWithChildren, settle, waitForQuiet, watchCpus, killAllNow, outputTail, peakRssMiB, resetPeakRss, spawnTracked, startServing, stopAll, type Serving } from "./bench/processes.ts";
-import { describeJob, fmtMs, fmtRate, interferenceNote, LARGE, LEVELS, MAIN, render, Results, SMALL, type Job, type Sample, type Via } from "./bench/report.ts";
-import { parseOptions, preflight, proxyConfig, SetupError, USAGE, writeBodies, type Options, type Pinning } from "./bench/setup.ts";
+import { describeJob, fmtMs, fmtRate, interferenceNote, LARGE, LEVELS, MAIN, render, Results, SMALL, viaName, type Job, type Sample, type Via } from "./bench/report.ts";
+import { baselineCommand, parseOptions, preflight, proxyConfig, SetupError, USAGE, writeBodies, type Options, type Pinning } from "./bench/setup.ts";
+import { baselineTable } from "./bench/compare.ts";
+import { MAX_REQUESTS, MAX_REQUESTS_ENV } from "../src/relaunch.ts";
 import type { StreamResult, StreamSpec } from "./bench/stream-client.ts";
 import { runWrk, writeWrkScript } from "./bench/wrk.ts";
 import { API_PATH, BACKEND_KEY, PROXY_KEY } from "./bench/workload.ts";
@@ -36,10 +38,12 @@ const EXTRA_BUDGET_MS = 90_000;
 /** How long to wait, at most, for the proxy to finish work left over from a measurement (log writes, GC). */
 const SETTLE_MS = 3000;
 /**
- * `bun run start` sets this (Bun's fetch, used only for backends behind a forward
- * proxy, runs at most 256 requests at once without it), so the benchmark does too.
+ * Bun's fetch, the proxy's upstream client, runs at most 256 requests at once unless
+ * this is set when the process starts; a proxy started without it starts itself
+ * again with 65535 (src/relaunch.ts, execve in place). Setting the same value here
+ * saves that second start and gives a baseline that predates it the same limit.
  */
-const MAX_HTTP_REQUESTS = process.env.BUN_CONFIG_MAX_HTTP_REQUESTS || "4096";
+const MAX_HTTP_REQUESTS = process.env[MAX_REQUESTS_ENV] || MAX_REQUESTS;
 
 let work: string | undefined;
 let keep = false;
@@ -80,24 +84,27 @@ function machine(): string {
   return `${model}, ${allowedCpus().length} CPUs (nproc ${sh(["nproc"]) || "?"}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${release()}`;
 }
 
-/** What source the proxy runs, read when it starts: a working tree can change while the benchmark runs. */
-function commit(): string {
-  const head = sh(["git", "-C", ROOT, "rev-parse", "--short=12", "HEAD"]) || "unknown";
-  const changed = sh(["git", "-C", ROOT, "status", "--porcelain", "--", "src"]);
+/** What source a proxy runs, read when it starts: a working tree can change while the benchmark runs. */
+function commitOf(root: string): string {
+  const head = sh(["git", "-C", root, "rev-parse", "--short=12", "HEAD"]) || "unknown";
+  const changed = sh(["git", "-C", root, "status", "--porcelain", "--", "src"]);
   if (changed) {
-    const diff = new Bun.CryptoHasher("sha256").update(sh(["git", "-C", ROOT, "diff", "HEAD", "--", "src"])).digest("hex").slice(0, 12);
+    const diff = new Bun.CryptoHasher("sha256").update(sh(["git", "-C", root, "diff", "HEAD", "--", "src"])).digest("hex").slice(0, 12);
     return `${head} with uncommitted changes in src/ (${changed.split("\n").length} files; diff sha256 ${diff})`;
   }
-  return sh(["git", "-C", ROOT, "status", "--porcelain"]) ? `${head} (src/ as committed; other files changed)` : head;
+  return sh(["git", "-C", root, "status", "--porcelain"]) ? `${head} (src/ as committed; other files changed)` : head;
 }
+const commit = () => commitOf(ROOT);
 
 interface Bench {
   readonly pin: Pinning;
   readonly ticks: number;
   readonly provider: Serving;
-  readonly proxies: Record<Exclude<Via, "direct" | "floor">, Serving>;
+  /** Everything measured that is not the provider: the proxies, the baseline's, the floor; all pinned to the proxy's core. */
+  readonly proxies: Map<Via, Serving>;
   /** The bare forwarder of `--floor`. */
   readonly floor: Serving | undefined;
+  readonly baseline: boolean;
   readonly body: ReturnType<typeof writeBodies>;
   readonly scripts: Map<string, string>;
   /** Verified answers served by each proxy (for log bytes per request). */
@@ -119,8 +126,8 @@ async function runStreams(bench: Bench, port: number, key: string, bodyFile: str
   }
 }
 
-/** Everything pinned to the proxy's core: both proxies and the floor. */
-const proxyTicks = (bench: Bench) => cpuTicks(bench.proxies.proxy.pid) + cpuTicks(bench.proxies["proxy-quiet"].pid) + (bench.floor ? cpuTicks(bench.floor.pid) : 0);
+/** Everything pinned to the proxy's core: the proxies, the baseline's and the floor. */
+const proxyTicks = (bench: Bench) => [...bench.proxies.values()].reduce((n, s) => n + cpuTicks(s.pid), 0);
 
 /** Other processes or the hypervisor took a noticeable share of a core: the figures would be low for reasons outside the proxy. */
 const noisy = (s: Sample) => s.otherPct > NOISE_PCT || s.loadOtherPct > NOISE_PCT || s.stealPct > NOISE_PCT;
@@ -129,7 +136,8 @@ const ourTicks = (bench: Bench) => proxyTicks(bench) + cpuTicks(bench.provider.p
 
 async function measure(bench: Bench, job: Job, durationS: number): Promise<Sample> {
   const viaProxy = job.via !== "direct";
-  const server = job.via === "direct" ? bench.provider : job.via === "floor" ? bench.floor! : bench.proxies[job.via];
+  const server = job.via === "direct" ? bench.provider : bench.proxies.get(job.via);
+  if (!server) throw new Error(`nothing was started for ${describeJob(job)}`);
   const key = viaProxy ? PROXY_KEY : BACKEND_KEY;
   const pid = server.pid;
   if (viaProxy) bench.peakReset = resetPeakRss(pid) && bench.peakReset;
@@ -178,14 +186,25 @@ function progress(label: string, job: Job, s: Sample): void {
   say(`  ${label.padEnd(7)} ${describeJob(job).padEnd(42)} ${fmtRate(s.rate).padStart(7)} ${what.padEnd(9)} ${extra}${cpu}${other}${s.failure ? `  FAILED: ${s.failure}` : ""}`);
 }
 
-/** One round: for each concurrency, direct and proxy (and the floor) back to back, the order flipped every other round. */
-function roundPlan(round: number, floor: boolean): Job[] {
+/**
+ * One round: for each concurrency, direct and proxy (and the baseline, the floor)
+ * back to back, the order flipped every other round so that neither the proxy nor
+ * the baseline always goes first.
+ */
+function roundPlan(round: number, floor: boolean, baseline: boolean): Job[] {
   const flip = (jobs: Job[]) => (round % 2 === 1 ? jobs.reverse() : jobs);
   const j = (mode: Job["mode"], via: Via, concurrency: number, size = SMALL): Job => ({ mode, via, concurrency, size });
+  const b = (job: Job): Job[] => (baseline ? [job] : []);
   return LEVELS.flatMap((c) => [
-    ...flip([j("json", "direct", c), j("json", "proxy", c), ...(c === MAIN ? [j("json", "proxy-quiet", c)] : []), ...(floor ? [j("json", "floor", c)] : [])]),
-    ...(c === MAIN ? flip([j("json", "direct", c, LARGE), j("json", "proxy", c, LARGE)]) : []),
-    ...flip([j("stream", "direct", c), j("stream", "proxy", c), ...(floor ? [j("stream", "floor", c)] : [])]),
+    ...flip([
+      j("json", "direct", c),
+      j("json", "proxy", c),
+      ...b(j("json", "baseline", c)),
+      ...(c === MAIN ? [j("json", "proxy-quiet", c), ...b(j("json", "baseline-quiet", c))] : []),
+      ...(floor ? [j("json", "floor", c)] : []),
+    ]),
+    ...(c === MAIN ? flip([j("json", "direct", c, LARGE), j("json", "proxy", c, LARGE), ...b(j("json", "baseline", c, LARGE))]) : []),
+    ...flip([j("stream", "direct", c), j("stream", "proxy", c), ...b(j("stream", "baseline", c)), ...(floor ? [j("stream", "floor", c)] : [])]),
   ]);
 }
 
@@ -193,8 +212,8 @@ function logBytes(dir: string): number {
   return existsSync(dir) ? readdirSync(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0) : 0;
 }
 
-/** The provider and the two proxies (logging.level info and error), each pinned and checked to be the listening process. */
-async function startAll(pin: Pinning, binary: string | undefined, dir: string, withFloor: boolean): Promise<Bench> {
+/** The provider and the two proxies (logging.level info and error; and the baseline's two), each pinned and checked to be the listening process. */
+async function startAll(pin: Pinning, binary: string | undefined, dir: string, withFloor: boolean, baselineCmd: string[] | undefined): Promise<Bench> {
   const body = writeBodies(dir, [SMALL, LARGE]);
   const scripts = new Map<string, string>();
   for (const viaProxy of [false, true]) {
@@ -204,11 +223,11 @@ async function startAll(pin: Pinning, binary: string | undefined, dir: string, w
   }
   const provider = await startServing("fake provider", [...pin.load, process.execPath, PROVIDER], join(dir, "provider.out"));
   const proxyCmd = binary ? [binary] : [process.execPath, join(ROOT, "src", "main.ts")];
-  const startProxy = async (name: string, level: "info" | "error") => {
-    const config = join(dir, `config-${level}.yaml`);
-    writeFileSync(config, proxyConfig(provider.port, level, join(dir, `proxy-${level}`, "logs")));
+  const startProxy = async (name: string, level: "info" | "error", cmd = proxyCmd, tag = "proxy") => {
+    const config = join(dir, `config-${tag}-${level}.yaml`);
+    writeFileSync(config, proxyConfig(provider.port, level, join(dir, `${tag}-${level}`, "logs")));
     // Spawned directly (not through `bun run`), so the PID is the serving process; startServing checks that it listens.
-    const serving = await startServing(name, [...pin.proxy, ...proxyCmd, "-config", config], join(dir, `proxy-${level}.out`), {
+    const serving = await startServing(name, [...pin.proxy, ...cmd, "-config", config], join(dir, `${tag}-${level}.out`), {
       cwd: dir,
       env: { BUN_CONFIG_MAX_HTTP_REQUESTS: MAX_HTTP_REQUESTS },
     });
@@ -216,11 +235,17 @@ async function startAll(pin: Pinning, binary: string | undefined, dir: string, w
     if (pin.proxyCpu !== undefined && (cpus.length !== 1 || cpus[0] !== pin.proxyCpu)) throw new Error(`${name} runs on CPUs ${cpus.join(",")}, not on CPU ${pin.proxyCpu} alone`);
     return serving;
   };
-  const proxy = await startProxy("llm-proxy (logging.level info)", "info");
-  const quiet = await startProxy("llm-proxy (logging.level error)", "error");
+  const proxies = new Map<Via, Serving>();
+  proxies.set("proxy", await startProxy("llm-proxy (logging.level info)", "info"));
+  proxies.set("proxy-quiet", await startProxy("llm-proxy (logging.level error)", "error"));
+  if (baselineCmd) {
+    proxies.set("baseline", await startProxy("baseline llm-proxy (logging.level info)", "info", baselineCmd, "baseline"));
+    proxies.set("baseline-quiet", await startProxy("baseline llm-proxy (logging.level error)", "error", baselineCmd, "baseline"));
+  }
   const floor = withFloor ? await startServing("bare forwarder (--floor)", [...pin.proxy, process.execPath, FLOOR, String(provider.port)], join(dir, "floor.out")) : undefined;
-  say(`bench: provider PID ${provider.pid} on :${provider.port}; proxy PID ${proxy.pid} on :${proxy.port} (info); proxy PID ${quiet.pid} on :${quiet.port} (error)${floor ? `; floor PID ${floor.pid} on :${floor.port}` : ""}`);
-  return { pin, ticks: clockTicks(), provider, proxies: { proxy, "proxy-quiet": quiet }, floor, body, scripts, served: new Map(), peakReset: true };
+  if (floor) proxies.set("floor", floor);
+  say(`bench: provider PID ${provider.pid} on :${provider.port}; ${[...proxies].map(([via, s]) => `${viaName(via)} PID ${s.pid} on :${s.port}`).join("; ")}`);
+  return { pin, ticks: clockTicks(), provider, proxies, floor, baseline: baselineCmd !== undefined, body, scripts, served: new Map(), peakReset: true };
 }
 
 /** JIT and connection pools warm before anything counts; a failure here means the setup is broken, so the run stops. */
@@ -232,6 +257,13 @@ async function warmUp(bench: Bench): Promise<void> {
     { mode: "json", via: "proxy-quiet", concurrency: MAIN, size: SMALL },
     { mode: "stream", via: "direct", concurrency: MAIN, size: SMALL },
     { mode: "stream", via: "proxy", concurrency: MAIN, size: SMALL },
+    ...(bench.baseline
+      ? [
+          { mode: "json", via: "baseline", concurrency: MAIN, size: SMALL } as const,
+          { mode: "json", via: "baseline-quiet", concurrency: MAIN, size: SMALL } as const,
+          { mode: "stream", via: "baseline", concurrency: MAIN, size: SMALL } as const,
+        ]
+      : []),
     ...(bench.floor
       ? [
           { mode: "json", via: "floor", concurrency: MAIN, size: SMALL } as const,
@@ -243,7 +275,7 @@ async function warmUp(bench: Bench): Promise<void> {
     const s = await measure(bench, job, WARMUP_S);
     progress("warm-up", job, s);
     if (s.failure) {
-      throw new Error(`warm-up failed (${describeJob(job)}: ${s.failure}); nothing would be measured.\nprovider:\n${outputTail(bench.provider.output)}\nproxy:\n${outputTail(bench.proxies.proxy.output)}`);
+      throw new Error(`warm-up failed (${describeJob(job)}: ${s.failure}); nothing would be measured.\nprovider:\n${outputTail(bench.provider.output)}\nproxy:\n${outputTail(bench.proxies.get(job.via)?.output ?? bench.proxies.get("proxy")!.output)}`);
     }
     await Bun.sleep(PAUSE_MS);
   }
@@ -257,7 +289,7 @@ async function runRounds(bench: Bench, options: Options): Promise<{ results: Res
   const cores = [...(bench.pin.proxyCpu === undefined ? [] : [bench.pin.proxyCpu]), ...bench.pin.loadCpus];
   for (let round = 0; round < options.rounds; round++) {
     say(`bench: round ${round + 1} of ${options.rounds}`);
-    for (const job of roundPlan(round, bench.floor !== undefined)) {
+    for (const job of roundPlan(round, bench.floor !== undefined, bench.baseline)) {
       let s = await measure(bench, job, options.durationS);
       progress(`r${round + 1}`, job, s);
       // Another user's test run on these cores would pass for a slow proxy: measure again.
@@ -303,19 +335,21 @@ async function main(): Promise<number> {
   const host = machine();
   const binary = options.binary ? resolve(options.binary) : undefined;
   if (binary && !existsSync(binary)) throw new SetupError(`--binary ${options.binary}: no such file; bun run build --single makes dist/llm-proxy-<os>-<arch>`);
+  const baseline = options.baseline ? baselineCommand(options.baseline) : undefined;
   // This script's own work (spawning, reading /proc) stays off the proxy's core too.
   if (pin.proxy.length > 0) Bun.spawnSync(["taskset", "-a", "-p", "-c", pin.loadCpus.join(","), String(process.pid)], { stdout: "ignore" });
 
   const dir = mkdtempSync(join(tmpdir(), "llm-proxy-bench-"));
   work = dir;
   keep = options.keep;
-  const perRound = roundPlan(0, options.floor).length;
-  const estimate = Math.round(options.rounds * perRound * (options.durationS + 0.7) + (options.floor ? 7 : 5) * (WARMUP_S + 0.7) + 5);
+  const perRound = roundPlan(0, options.floor, baseline !== undefined).length;
+  const warmUps = 5 + (options.floor ? 2 : 0) + (baseline ? 3 : 0);
+  const estimate = Math.round(options.rounds * perRound * (options.durationS + 0.7) + warmUps * (WARMUP_S + 0.7) + 5);
   say(`bench: ${options.rounds} rounds × ${perRound} measurements × ${options.durationS} s: about ${estimate} s, and up to ${EXTRA_BUDGET_MS / 1000} s more if other processes interfere`);
   say(`bench: ${pin.description}`);
 
   const source = binary ? "" : commit();
-  const bench = await startAll(pin, binary, dir, options.floor);
+  const bench = await startAll(pin, binary, dir, options.floor, baseline?.cmd);
   await warmUp(bench);
   const run = await runRounds(bench, options);
   const report = render(run.results, {
@@ -332,7 +366,7 @@ async function main(): Promise<number> {
       ? "Peak RSS: VmHWM after each measurement, reset before it (clear_refs), highest over rounds."
       : "Peak RSS: VmHWM since the proxy started (it could not be reset), so it includes earlier measurements.",
     notes: notesFor(bench, dir, run),
-  });
+  }, baseline ? baselineTable(run.results, `${baseline.describe}${options.baseline?.kind === "source" ? `, commit ${commitOf(resolve(options.baseline.path))}` : ""}`) : []);
   process.stdout.write(`\n${report}`);
   if (options.out) {
     writeFileSync(options.out, report);

@@ -13,6 +13,7 @@ import { forwardProxyFor } from "./upstream/forward-proxy.ts";
 import { CooldownTable } from "./proxy/cooldown.ts";
 import { relaunchedHow } from "./relaunch.ts";
 import { startUsage } from "./ops/usage-services.ts";
+import { PrimaryLink, WorkerLink } from "./ops/worker-link.ts";
 import { VERSION } from "./config/version.ts";
 import { followParent, startWorkers, workerNumber, type Workers } from "./ops/workers.ts";
 import { plural } from "./log/text.ts";
@@ -46,6 +47,11 @@ export async function serve(path: string): Promise<ProxyServer> {
   let reloader: ConfigReloader | undefined;
   let cluster: ClusterLink | undefined;
   const metrics = new ProxyMetrics();
+  let activeNow = 0;
+  const render = () => metrics.render({ cooldownsActive: activeNow, version: VERSION, cluster: cluster && { connected: cluster.connected } });
+  let primaryLink: PrimaryLink | undefined;
+  const workerLink = worker > 0 && WorkerLink.available() ? new WorkerLink(render) : undefined;
+  if (workerLink) log.sendFileLinesTo((line) => workerLink.sendLogLine(line));
   const cooldowns = new CooldownTable();
   const usage = await startUsage(config, cooldowns, log);
   const requestDone = onRequestDone(log, () => proxy.config());
@@ -60,7 +66,11 @@ export async function serve(path: string): Promise<ProxyServer> {
         usage.record(record);
         metrics.usage(record);
       },
-      metrics: ({ cooldownsActive }) => metrics.render({ cooldownsActive, version: VERSION, cluster: cluster && { connected: cluster.connected } }),
+      // With workers, one scrape reports the whole instance, whichever process it lands on.
+      metrics: ({ cooldownsActive }) => {
+        activeNow = cooldownsActive;
+        return primaryLink ? primaryLink.instance() : workerLink ? workerLink.instance() : render();
+      },
       // "Write the file, then send a request" works, as in the original: at most one stat per 100 ms.
       beforeRequest: () => reloader?.maybeReload(),
       cluster: () => cluster?.status(),
@@ -85,7 +95,8 @@ export async function serve(path: string): Promise<ProxyServer> {
   } else if (multi && worker === 0) {
     log.warn("workers without cluster.redis_url: each worker keeps its own cooldowns (a failing provider is learned by each worker on its own)");
   }
-  const workers: Workers | undefined = multi && worker === 0 ? startWorkers(config.workers, log) : undefined;
+  const workers: Workers | undefined = multi && worker === 0 ? startWorkers(config.workers, log, (message, child) => primaryLink?.heard(message, child)) : undefined;
+  if (workers) primaryLink = new PrimaryLink(() => workers.children(), render, (line) => log.writeFileLine(line));
 
   reloader = new ConfigReloader({
     path,

@@ -7,3 +7,12 @@ for (const name of ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_
 // each still waits on conditions, never on the clock.
 import { setDefaultTimeout } from "bun:test";
 setDefaultTimeout(30_000);
+
+// At the end of the run: which optional tools were missing, and what they would have checked.
+// (An afterAll in the preload runs once, after every test file.)
+import { afterAll } from "bun:test";
+import { missingTools } from "./helpers/tools.ts";
+afterAll(() => {
+  const text = missingTools();
+  if (text) console.warn(text);
+});

@@ -5,8 +5,18 @@
  */
 
 export type Mode = "json" | "stream";
-/** `proxy-quiet` is the second proxy, identical but for `logging.level: error`; `floor` is the bare forwarder of `--floor`. */
-export type Via = "direct" | "proxy" | "proxy-quiet" | "floor";
+/**
+ * `proxy-quiet` is the second proxy, identical but for `logging.level: error`; `floor` is the bare forwarder of `--floor`;
+ * `baseline` and `baseline-quiet` the same two of `--baseline`; `peer:NAME` another proxy given with `--peer`.
+ */
+export type Via = "direct" | "proxy" | "proxy-quiet" | "floor" | "baseline" | "baseline-quiet" | `peer:${string}`;
+
+const VIA_NAMES: Record<string, string> = {
+  "proxy-quiet": "proxy (level error)",
+  floor: "floor (bare forwarder)",
+  "baseline-quiet": "baseline (level error)",
+};
+export const viaName = (via: Via) => VIA_NAMES[via] ?? (via.startsWith("peer:") ? via.slice(5) : via);
 
 export interface Job {
   readonly mode: Mode;
@@ -42,7 +52,7 @@ export interface Sample {
 }
 
 export const describeJob = (j: Job) =>
-  `${j.mode === "json" ? "non-stream" : "stream"} c=${j.concurrency} ${j.via === "proxy-quiet" ? "proxy (level error)" : j.via === "floor" ? "floor (bare forwarder)" : j.via}${j.size !== SMALL ? ` ${kib(j.size)} body` : ""}`;
+  `${j.mode === "json" ? "non-stream" : "stream"} c=${j.concurrency} ${viaName(j.via)}${j.size !== SMALL ? ` ${kib(j.size)} body` : ""}`;
 
 export const SMALL = 1024;
 export const LARGE = 128 * 1024;
@@ -66,9 +76,9 @@ export interface Meta {
   readonly notes: readonly string[];
 }
 
-type Pick = (s: Sample) => number;
+export type Pick = (s: Sample) => number;
 
-const median = (xs: number[]) => {
+export const median = (xs: number[]) => {
   if (xs.length === 0) return NaN;
   const s = xs.slice().sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
@@ -165,17 +175,17 @@ export function interferenceNote(r: Results, noisePct: number, repeats: number, 
   return noisy.length === 0 ? text : `**The machine was not quiet**: ${noisy.length} measurement${noisy.length === 1 ? "" : "s"} kept more than ${noisePct}% interference (other processes or steal) after repeating; their figures are low. ${text}`;
 }
 
-const none = "—";
+export const none = "—";
 export const fmtRate = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString("en-US") : none);
 export const fmtMs = (x: number) => (Number.isFinite(x) ? `${x.toFixed(Math.abs(x) < 1 ? 3 : Math.abs(x) < 10 ? 2 : 1)} ms` : none);
-const fmtAdded = (x: number) => (Number.isFinite(x) ? `${x >= 0 ? "+" : "−"}${fmtMs(Math.abs(x))}` : none);
-const fmtUs = (x: number) => (Number.isFinite(x) ? `${x.toFixed(x < 10 ? 1 : 0)} µs` : none);
-const fmtMiB = (x: number) => (Number.isFinite(x) ? `${x.toFixed(1)} MiB` : none);
-const fmtRatio = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : none);
-const pair = (a: number, b: number) => (Number.isFinite(a) ? `${fmtMs(a).replace(" ms", "")} / ${fmtMs(b)}` : none);
+export const fmtAdded = (x: number) => (Number.isFinite(x) ? `${x >= 0 ? "+" : "−"}${fmtMs(Math.abs(x))}` : none);
+export const fmtUs = (x: number) => (Number.isFinite(x) ? `${x.toFixed(x < 10 ? 1 : 0)} µs` : none);
+export const fmtMiB = (x: number) => (Number.isFinite(x) ? `${x.toFixed(1)} MiB` : none);
+export const fmtRatio = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : none);
+export const pair = (a: number, b: number) => (Number.isFinite(a) ? `${fmtMs(a).replace(" ms", "")} / ${fmtMs(b)}` : none);
 
-const job = (mode: Mode, via: Via, concurrency: number, size = SMALL): Job => ({ mode, via, concurrency, size });
-const rate: Pick = (s) => s.rate;
+export const job = (mode: Mode, via: Via, concurrency: number, size = SMALL): Job => ({ mode, via, concurrency, size });
+export const rate: Pick = (s) => s.rate;
 
 export interface Target {
   readonly name: string;
@@ -285,8 +295,9 @@ function floorTable(r: Results): string[] {
   ];
 }
 
-export function render(r: Results, meta: Meta): string {
-  const ts = targets(r);
+/** `sections`: further Markdown (the baseline comparison, peers, workers), put before the targets. */
+export function render(r: Results, meta: Meta, sections: readonly string[] = [], extraTargets: readonly Target[] = []): string {
+  const ts = [...targets(r), ...extraTargets];
   const failures = r.failures();
   const { measurements, answers } = r.totals();
   const out = [
@@ -311,6 +322,7 @@ export function render(r: Results, meta: Meta): string {
     ...extraTable(r),
     "",
     ...floorTable(r),
+    ...sections,
     "### Targets",
     "",
     "| target | goal | measured | |",

@@ -3,8 +3,8 @@
  * it will not install by itself, the CPUs to pin to, the proxy configurations
  * and the request bodies.
  */
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, statSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { ALIAS, BACKEND_KEY, PROXY_KEY, UPSTREAM_MODEL, requestBody } from "./workload.ts";
 import { allowedCpus } from "./processes.ts";
 import type { Mode } from "./report.ts";
@@ -17,6 +17,14 @@ export interface Options {
   readonly keep: boolean;
   /** Also measure a bare forwarder on the same runtime and client (scripts/bench/floor.ts). */
   readonly floor: boolean;
+  /** A second llm-proxy measured in the same rounds: another checkout's source, or an executable. */
+  readonly baseline?: Baseline;
+}
+
+export interface Baseline {
+  readonly kind: "source" | "binary";
+  /** The checkout folder (source) or the executable (binary), as given. */
+  readonly path: string;
 }
 
 export const USAGE = `bun run bench [options]: llm-proxy against a fake provider, direct and through the proxy
@@ -29,6 +37,11 @@ Options:
   --keep           keep the temporary folder (configs, proxy logs, wrk scripts) and print its path
   --floor          also measure a bare forwarder on the same runtime and upstream client, without
                    the proxy's own work: what the proxy costs above it is its own (takes ~40% longer)
+  --baseline DIR   also measure the llm-proxy of another checkout (bun DIR/src/main.ts, same config),
+                   interleaved in the same rounds; the report compares the two (takes ~50% longer;
+                   DIR needs its own bun install)
+  --baseline-binary PATH
+                   the same with a compiled executable as the baseline
   --help           print this help
 
 Needs Linux, wrk (apt-get install wrk) and, with two or more CPUs, taskset (apt-get install util-linux).
@@ -45,6 +58,7 @@ export function parseOptions(argv: readonly string[]): Options | "help" {
   let binary: string | undefined;
   let keep = false;
   let floor = false;
+  let baseline: Baseline | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [flag, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
@@ -77,6 +91,11 @@ export function parseOptions(argv: readonly string[]): Options | "help" {
       case "--floor":
         floor = true;
         break;
+      case "--baseline":
+      case "--baseline-binary":
+        if (baseline) throw new SetupError("give one --baseline or --baseline-binary, not both");
+        baseline = { kind: flag === "--baseline" ? "source" : "binary", path: value() };
+        break;
       case "--help":
       case "-h":
         return "help";
@@ -84,7 +103,7 @@ export function parseOptions(argv: readonly string[]): Options | "help" {
         throw new SetupError(`unknown argument ${JSON.stringify(arg)}; see bun run bench --help`);
     }
   }
-  return { durationS, rounds, out, binary, keep, floor };
+  return { durationS, rounds, out, binary, keep, floor, baseline };
 }
 
 export interface Pinning {
@@ -180,4 +199,17 @@ export function writeBodies(dir: string, sizes: readonly number[]): (mode: Mode,
     if (!file) throw new Error(`no ${mode} body of ${size} bytes was written`);
     return file;
   };
+}
+
+/** How to start the baseline: another checkout's `src/main.ts` under this Bun, or an executable. Checked before anything starts. */
+export function baselineCommand(b: Baseline): { cmd: string[]; describe: string } {
+  const path = resolve(b.path);
+  if (b.kind === "binary") {
+    if (!existsSync(path) || !statSync(path).isFile()) throw new SetupError(`--baseline-binary ${b.path}: no such file; bun run build --single makes dist/llm-proxy-<os>-<arch>`);
+    return { cmd: [path], describe: `executable ${path}` };
+  }
+  const main = join(path, "src", "main.ts");
+  if (!existsSync(main)) throw new SetupError(`--baseline ${b.path}: ${main} not found; give the folder of an llm-proxy checkout (git worktree add DIR COMMIT makes one)`);
+  if (!existsSync(join(path, "node_modules"))) throw new SetupError(`--baseline ${b.path}: it has no node_modules; run \`bun install\` in ${path} first (its dependencies are its own)`);
+  return { cmd: [process.execPath, main], describe: `source of ${path}` };
 }

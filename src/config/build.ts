@@ -1,5 +1,6 @@
 import { Problem, renderPath } from "./problems.ts";
 import type { RawConfig } from "./schema.ts";
+import { camelize } from "./case.ts";
 import { buildKeys } from "./keys.ts";
 import { cooldownKey } from "./pair.ts";
 import type { Alias, Backend, Config, Listen, LogLevel, LoggingConfig, PriorityGroup, Route, Timeouts } from "./types.ts";
@@ -175,20 +176,7 @@ function buildLogging(raw: RawConfig, problems: Problems): LoggingConfig {
     warn(problems, ["logging", "max_file_size_mb"], "must not be negative; using 100");
     maxFileSizeMb = 100;
   }
-  return {
-    level: parseLevel(l.level, problems),
-    generalFile: l.general_file,
-    separateFiles: l.separate_files,
-    requestDir: l.request_dir,
-    errorDir: l.error_dir,
-    maskSensitive: l.mask_sensitive,
-    enableMetrics: l.enable_metrics,
-    maxFileSizeMb,
-    format: l.format,
-    maxFiles: l.max_files,
-    maxAgeDays: l.max_age_days,
-    console: l.console,
-  };
+  return { ...camelize(l), level: parseLevel(l.level, problems), maxFileSizeMb };
 }
 
 /** Turns a schema-valid configuration into the immutable value the proxy serves with. */

@@ -1,3 +1,5 @@
+import { camel } from "./case.ts";
+import { configSchema } from "./schema.ts";
 import type { Alias, Backend, Config, Listen, LoggingConfig } from "./types.ts";
 
 /** Comparing two configurations for the one-line reload summary: names only, never keys or header values. */
@@ -33,20 +35,6 @@ const aliasShape = (a: Alias) => ({
   groups: a.groups.map((g) => ({ priority: g.priority, depth: g.depth, routes: g.routes.map((r) => [r.backend.name, r.model, r.priority, r.weight]) })),
 });
 
-const LOGGING_KEYS: Record<keyof LoggingConfig, string> = {
-  level: "level",
-  generalFile: "general_file",
-  separateFiles: "separate_files",
-  requestDir: "request_dir",
-  errorDir: "error_dir",
-  maskSensitive: "mask_sensitive",
-  enableMetrics: "enable_metrics",
-  maxFileSizeMb: "max_file_size_mb",
-  format: "format",
-  maxFiles: "max_files",
-  maxAgeDays: "max_age_days",
-  console: "console",
-};
 
 /** Settings by their name in the file. Values are compared, never printed: proxy_api_key is one of them. */
 const SETTINGS: readonly (readonly [string, (c: Config) => unknown])[] = [
@@ -63,7 +51,7 @@ const SETTINGS: readonly (readonly [string, (c: Config) => unknown])[] = [
   ["limits.max_response_mb", (c) => c.maxResponseBytes],
   ["metrics.public", (c) => c.metricsPublic],
   ["shutdown_grace_seconds", (c) => c.shutdownGraceMs],
-  ...Object.entries(LOGGING_KEYS).map(([key, name]) => [`logging.${name}`, (c: Config) => c.logging[key as keyof LoggingConfig]] as const),
+  ...Object.keys(configSchema.entries.logging.wrapped.entries).map((name) => [`logging.${name}`, (c: Config) => c.logging[camel(name) as keyof LoggingConfig]] as const),
 ];
 
 const NAME = /^[\w.:/@-]+$/;

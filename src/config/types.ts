@@ -1,6 +1,7 @@
+import type { Camelized } from "./case.ts";
 import type { VirtualKey } from "./keys.ts";
 import type { Problem } from "./problems.ts";
-import type { AUTH_STYLES, PROTOCOLS, STREAM_USAGE } from "./schema.ts";
+import type { AUTH_STYLES, PROTOCOLS, RawConfig, STREAM_USAGE } from "./schema.ts";
 
 export type AuthStyle = (typeof AUTH_STYLES)[number];
 export type BackendProtocol = (typeof PROTOCOLS)[number];
@@ -70,22 +71,8 @@ export interface Alias {
   readonly chain: readonly string[];
 }
 
-export interface LoggingConfig {
-  readonly level: LogLevel;
-  readonly generalFile: string;
-  readonly separateFiles: boolean;
-  readonly requestDir: string;
-  readonly errorDir: string;
-  readonly maskSensitive: boolean;
-  readonly enableMetrics: boolean;
-  readonly maxFileSizeMb: number;
-  readonly format: "text" | "json";
-  /** Log files kept per folder; 0 = no limit. */
-  readonly maxFiles: number;
-  /** Log files older than this are deleted; 0 = no limit. */
-  readonly maxAgeDays: number;
-  readonly console: boolean;
-}
+/** `logging:` as the schema gives it, keys in camelCase, with its level checked. `maxFiles`, `maxAgeDays`: 0 = no limit. */
+export type LoggingConfig = Omit<Camelized<RawConfig["logging"]>, "level"> & { readonly level: LogLevel };
 
 export interface Listen {
   readonly hostname: string;

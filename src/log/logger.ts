@@ -1,4 +1,3 @@
-import { basename, dirname, extname, join } from "node:path";
 import type { LogLevel, LoggingConfig } from "../config/types.ts";
 import { FileDrop } from "./request-files.ts";
 import { FLUSH_EVERY_MS, localDate, pad, RollingFile } from "./rolling-file.ts";
@@ -18,12 +17,6 @@ const localTime = (d: Date) => {
   }
   return cachedTime;
 };
-
-/** `./logs/proxy.log` on 2026-11-26 → `./logs/proxy_2026-11-26.log`, as the original names it. */
-export function datedFileName(generalFile: string, date: Date): string {
-  const ext = extname(generalFile);
-  return join(dirname(generalFile), `${basename(generalFile, ext)}_${localDate(date)}${ext || ".log"}`);
-}
 
 export interface LogSink {
   write(line: string): void;
@@ -74,6 +67,8 @@ export class Logger {
   private requests: FileDrop | undefined;
   private errors: FileDrop | undefined;
   private dropKey = "";
+  /** In a worker of `workers: N`: file lines go to the primary, the one writer of the shared file. */
+  private fileSink: ((line: string) => void) | undefined;
 
   constructor(private readonly console: LogSink = stdoutSink) {}
 
@@ -86,7 +81,7 @@ export class Logger {
     const retention = { maxFiles: logging.maxFiles, maxAgeDays: logging.maxAgeDays };
     const onError = (message: string) => this.console.write(this.render("error", message, undefined, new Date()));
     const fileKey = JSON.stringify([logging.generalFile, logging.maxFileSizeMb, retention]);
-    if (fileKey !== this.fileKey) {
+    if (fileKey !== this.fileKey && this.fileSink === undefined) {
       void this.file?.close();
       this.fileKey = fileKey;
       this.file = logging.generalFile ? new RollingFile(logging.generalFile, { maxFileSizeMb: logging.maxFileSizeMb, ...retention, onError }) : undefined;
@@ -148,7 +143,24 @@ export class Logger {
     const now = new Date();
     const line = this.render(level, this.mask(message), id, now);
     if (this.toConsole) this.console.write(line);
-    this.file?.write(line, now);
+    if (this.fileSink) this.fileSink(line);
+    else this.file?.write(line, now);
+  }
+
+  /**
+   * `workers: N`: a worker hands its lines for the general file to `sink` (the primary),
+   * since one writer alone can roll a shared file by its size.
+   */
+  sendFileLinesTo(sink: (line: string) => void): void {
+    void this.file?.close();
+    this.file = undefined;
+    this.fileKey = "";
+    this.fileSink = sink;
+  }
+
+  /** A line from a worker, for the general file (already rendered and masked). */
+  writeFileLine(line: string): void {
+    this.file?.write(line, new Date());
   }
 
   /** Flushes and closes the log files (at shutdown). */

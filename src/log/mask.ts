@@ -1,3 +1,5 @@
+import { escapeRegExp } from "./text.ts";
+
 /**
  * Key masking for logs and error bodies: `sk-abcdef1234567890cdef` → `sk-ab****cdef`,
  * as the original shows keys. A value shorter than 16 characters is masked whole,
@@ -6,8 +8,6 @@
 export function maskKey(key: string): string {
   return key.length < 16 ? "****" : `${key.slice(0, 5)}****${key.slice(-4)}`;
 }
-
-const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** Keys the proxy was not told about, recognised by their usual shapes. */
 const KEY_SHAPES = [

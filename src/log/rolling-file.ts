@@ -1,5 +1,6 @@
 import { mkdir, open, readdir, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
+import { escapeRegExp } from "./text.ts";
 
 /** Log files kept per log; 0 in either field means no limit. */
 export interface Retention {
@@ -23,7 +24,6 @@ export interface LogFileEntry {
 
 export const pad = (n: number) => (n < 10 ? `0${n}` : String(n));
 export const localDate = (d: Date) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
-const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 export const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 export const isNotFound = (err: unknown) => err instanceof Error && (err as NodeJS.ErrnoException).code === "ENOENT";
 const toStderr = (message: string) => void process.stderr.write(`${message}\n`);

@@ -1,4 +1,5 @@
 import { RedisClient } from "bun";
+import * as v from "valibot";
 import { decodePair, encodePair } from "../config/pair.ts";
 import type { Cooldown, CooldownChange, CooldownTable } from "../proxy/cooldown.ts";
 import type { Logger } from "../log/logger.ts";
@@ -27,10 +28,41 @@ export interface ClusterOptions {
   readonly probeLockMs?: number;
 }
 
-type Message =
-  | { readonly from: string; readonly type: "enter"; readonly key: string; readonly entry: Cooldown }
-  | { readonly from: string; readonly type: "succeeded"; readonly key: string }
-  | { readonly from: string; readonly type: "clear"; readonly key?: string };
+/** A cooldown as another instance wrote it: checked, since anyone who can reach Redis can write there. */
+const cooldownSchema = v.pipe(
+  v.object({
+    until: v.number(),
+    since: v.number(),
+    reason: v.string(),
+    // JSON leaves an undefined status out.
+    status: v.optional(v.number()),
+    failures: v.number(),
+    probing: v.optional(v.boolean(), false),
+    gated: v.optional(v.boolean()),
+  }),
+  v.transform((c): Cooldown => ({ ...c, status: c.status })),
+);
+
+const messageSchema = v.variant("type", [
+  v.object({ from: v.string(), type: v.literal("enter"), key: v.string(), entry: cooldownSchema }),
+  v.object({ from: v.string(), type: v.literal("succeeded"), key: v.string() }),
+  v.object({ from: v.string(), type: v.literal("clear"), key: v.optional(v.string()) }),
+]);
+
+type Message = v.InferOutput<typeof messageSchema>;
+
+/** A JSON text as a valid value of `schema`, or undefined (not ours, or from another version). */
+function parsed<S extends v.GenericSchema>(schema: S, text: string): v.InferOutput<S> | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    // Not JSON: not one of ours.
+    return undefined;
+  }
+  const result = v.safeParse(schema, value);
+  return result.success ? result.output : undefined;
+}
 
 const RECONNECT_MIN_MS = 250;
 const RECONNECT_MAX_MS = 5000;
@@ -198,14 +230,9 @@ export class ClusterLink {
 
   /** A change another instance published. */
   private heard(raw: string): void {
-    let message: Message;
-    try {
-      message = JSON.parse(raw) as Message;
-    } catch {
-      // Not one of ours (someone else publishing on the channel): ignore it.
-      return;
-    }
-    if (message.from === this.instance) return;
+    // Not one of ours (someone else publishing on the channel, another version): ignored.
+    const message = parsed(messageSchema, raw);
+    if (message === undefined || message.from === this.instance) return;
     const { table } = this.o;
     if (message.type === "enter") {
       table.mirror(message.key, message.entry, Date.now());
@@ -263,8 +290,8 @@ export class ClusterLink {
     const generation = this.generation;
     try {
       const value = (await redis.get(this.cooldownKey(key))) as string | null;
-      if (value !== null) {
-        const entry = JSON.parse(value) as Cooldown;
+      const entry = value === null ? undefined : parsed(cooldownSchema, value);
+      if (entry !== undefined) {
         this.o.table.mirror(key, entry, Date.now());
         this.mirrored.add(key);
         return this.scheduleExpiry(key, entry.until);
@@ -304,7 +331,8 @@ export class ClusterLink {
     const remote = new Map<string, Cooldown>();
     names.forEach((name, i) => {
       const value = values[i];
-      if (value) remote.set(decodePair(name.slice(prefix.length)), JSON.parse(value) as Cooldown);
+      const entry = value ? parsed(cooldownSchema, value) : undefined;
+      if (entry) remote.set(decodePair(name.slice(prefix.length)), entry);
     });
     const { table } = this.o;
     for (const [key, entry] of remote) {

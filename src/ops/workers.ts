@@ -16,6 +16,8 @@ export function ownCommand(): string[] {
 }
 
 export interface Workers {
+  /** The workers running now (for the primary's side of the IPC link). */
+  children(): Iterable<Subprocess>;
   /** Forwards a signal to every worker. */
   signal(name: NodeJS.Signals): void;
   /** Resolves when every worker has exited (after a stop signal). */
@@ -28,7 +30,7 @@ export interface Workers {
  * connections between them. A worker that dies is started again; workers end when
  * the primary does.
  */
-export function startWorkers(count: number, log: Logger): Workers {
+export function startWorkers(count: number, log: Logger, heard: (message: unknown, child: Subprocess) => void): Workers {
   const children = new Map<number, Subprocess>();
   let stopping = false;
   const spawn = (n: number, delayMs: number) => {
@@ -38,6 +40,7 @@ export function startWorkers(count: number, log: Logger): Workers {
         // The primary was started (or started itself again) with BUN_CONFIG_MAX_HTTP_REQUESTS: workers inherit it.
         env: { ...process.env, [WORKER_ENV]: String(n), [PARENT_ENV]: String(process.pid) },
         stdio: ["ignore", "inherit", "inherit"],
+        ipc: heard,
         onExit(_proc, code, signal) {
           children.delete(n);
           if (stopping) return;
@@ -51,6 +54,7 @@ export function startWorkers(count: number, log: Logger): Workers {
   for (let n = 1; n < count; n++) spawn(n, 0);
   log.info(`started ${count - 1} worker process${count === 2 ? "" : "es"} on the same port (workers: ${count})`);
   return {
+    children: () => children.values(),
     signal(name) {
       if (name === "SIGTERM" || name === "SIGINT") stopping = true;
       for (const child of children.values()) child.kill(name);

@@ -1,4 +1,4 @@
-import { joined, readPrefix } from "../upstream/body.ts";
+import { joined, readPrefix, type Prefix } from "../upstream/body.ts";
 import { clientHeaders } from "../upstream/headers.ts";
 import { looksComplete } from "../upstream/json-scan.ts";
 import { lost, noUsage, plainReader, type Exchange } from "./attempt.ts";
@@ -21,84 +21,105 @@ import { answerProtocol, usageOfAnswer, usageOfText } from "./usage-tap.ts";
  */
 export async function judgeAnswer(ex: Exchange): Promise<Outcome> {
   const { ctx, res, control, translator } = ex;
-  const { config } = ctx;
-  const status = res.status;
   const firstByteMs = performance.now() - ex.started;
   const reader = plainReader(ex);
   if (!("read" in reader)) return reader;
   control.readingBody();
   // A translated 2xx answer is rebuilt, so it is read whole (up to limits.max_response_mb); anything else is judged on its first inspect_kib.
-  const ok = status >= 200 && status < 300;
-  const limit = translator && ok ? config.maxResponseBytes + 1 : config.inspectBytes;
-  let prefix;
+  const ok = res.status >= 200 && res.status < 300;
+  const limit = translator && ok ? ctx.config.maxResponseBytes + 1 : ctx.config.inspectBytes;
+  let prefix: Prefix;
   try {
     prefix = await readPrefix(reader, limit, () => control.touch());
   } catch (error) {
     return lost(ex, error, true);
   }
-  const headers = clientHeaders(res.headers, true, ctx.mask);
   const bytes = joined(prefix.chunks);
-  const text = bytes.toString("utf8");
-  const finishedNow = (size: number) => Promise.resolve<StreamEnd>({ kind: "complete", bytes: size });
-  const rest = (transform?: ChunkTransform): { body: ReadableStream<Uint8Array>; finished: Promise<StreamEnd> } => {
-    const { promise, resolve } = Promise.withResolvers<StreamEnd>();
-    return { body: passthroughBody(prefix.chunks, reader, control, resolve, transform), finished: promise };
-  };
-  const stop = () => {
-    if (!prefix.done) control.abort();
-    else control.release();
-  };
-  // An error answer, in the client's protocol when the route was translated.
-  const answerOf = (answerStatus: number): Answer => (translator ? translatedError(translator, answerStatus, text, headers) : { status: answerStatus, headers, body: text });
+  const read: Read = { reader, prefix, bytes, text: bytes.toString("utf8"), headers: clientHeaders(res.headers, true, ctx.mask), firstByteMs };
+  return ok ? judgeSuccess(ex, read) : judgeError(ex, read);
+}
 
-  if (!ok) {
-    if (isErrorStatus(config, status)) {
-      stop();
-      const fault = isPathFault(status, text, ex.route.model) ? "path" : isRequestFault(status, text);
-      return failed("status", `status ${status}`, status, res.headers, answerOf(status), fault);
-    }
-    const pattern = findPattern(config, text);
-    if (pattern !== undefined) {
-      stop();
-      return failed("pattern", `status ${status} with "${pattern}"`, status, res.headers, answerOf(status), isRequestFault(status, text));
-    }
-    if (translator) {
-      // Returned as is, in the client's protocol: the error a translator makes holds what the client needs of it.
-      stop();
-      const answer = answerOf(status);
-      return { kind: "served", status: answer.status, headers: [...answer.headers], body: ctx.mask(answer.body), streaming: false, firstByteMs, finished: finishedNow(answer.body.length), usage: noUsage };
-    }
-    if (prefix.done) {
-      control.release();
-      return { kind: "served", status, headers, body: ctx.mask(text), streaming: false, firstByteMs, finished: finishedNow(bytes.length), usage: noUsage };
-    }
-    return { kind: "served", status, headers, ...rest(maskingChunks(ctx.mask)), streaming: false, firstByteMs, usage: noUsage };
+/** What was read of an answer to judge it. */
+interface Read {
+  readonly reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly prefix: Prefix;
+  readonly bytes: Buffer;
+  readonly text: string;
+  readonly headers: [string, string][];
+  readonly firstByteMs: number;
+}
+
+const finishedNow = (size: number) => Promise.resolve<StreamEnd>({ kind: "complete", bytes: size });
+
+/** The rest of the body after what was read, handed on as it comes. */
+function rest(ex: Exchange, r: Read, transform?: ChunkTransform): { body: ReadableStream<Uint8Array>; finished: Promise<StreamEnd> } {
+  const { promise, resolve } = Promise.withResolvers<StreamEnd>();
+  return { body: passthroughBody(r.prefix.chunks, r.reader, ex.control, resolve, transform), finished: promise };
+}
+
+/** Done with the answer: the rest of a body not read whole is not wanted. */
+function stop(ex: Exchange, r: Read): void {
+  if (!r.prefix.done) ex.control.abort();
+  else ex.control.release();
+}
+
+/** An error answer, in the client's protocol when the route was translated. */
+const answerOf = (ex: Exchange, r: Read, status: number): Answer => (ex.translator ? translatedError(ex.translator, status, r.text, r.headers) : { status, headers: r.headers, body: r.text });
+
+function judgeError(ex: Exchange, r: Read): Outcome {
+  const { ctx, res, translator } = ex;
+  const { status } = res;
+  if (isErrorStatus(ctx.config, status)) {
+    stop(ex, r);
+    const fault = isPathFault(status, r.text, ex.route.model) ? "path" : isRequestFault(status, r.text);
+    return failed("status", `status ${status}`, status, res.headers, answerOf(ex, r, status), fault);
   }
+  const pattern = findPattern(ctx.config, r.text);
+  if (pattern !== undefined) {
+    stop(ex, r);
+    return failed("pattern", `status ${status} with "${pattern}"`, status, res.headers, answerOf(ex, r, status), isRequestFault(status, r.text));
+  }
+  const base = { kind: "served" as const, streaming: false, firstByteMs: r.firstByteMs, usage: noUsage };
+  if (translator) {
+    // Returned as is, in the client's protocol: the error a translator makes holds what the client needs of it.
+    stop(ex, r);
+    const answer = answerOf(ex, r, status);
+    return { ...base, status: answer.status, headers: [...answer.headers], body: ctx.mask(answer.body), finished: finishedNow(answer.body.length) };
+  }
+  if (r.prefix.done) {
+    ex.control.release();
+    return { ...base, status, headers: r.headers, body: ctx.mask(r.text), finished: finishedNow(r.bytes.length) };
+  }
+  return { ...base, status, headers: r.headers, ...rest(ex, r, maskingChunks(ctx.mask)) };
+}
 
-  if (!prefix.done) {
+function judgeSuccess(ex: Exchange, r: Read): Outcome {
+  const { ctx, res, translator } = ex;
+  const { status } = res;
+  if (!r.prefix.done) {
     // Too long to hold before deciding: its usage, at the end, is not read.
-    if (!translator) return { kind: "served", status, headers, ...rest(), streaming: false, firstByteMs, usage: noUsage };
-    control.abort();
-    return failed("too_large", `status ${status} with an answer over limits.max_response_mb (${config.maxResponseBytes / 1024 / 1024} MiB), too large to translate`, status, res.headers);
+    if (!translator) return { kind: "served", status, headers: r.headers, ...rest(ex, r), streaming: false, firstByteMs: r.firstByteMs, usage: noUsage };
+    ex.control.abort();
+    return failed("too_large", `status ${status} with an answer over limits.max_response_mb (${ctx.config.maxResponseBytes / 1024 / 1024} MiB), too large to translate`, status, res.headers);
   }
-  control.release();
-  if (!looksComplete(text)) return failed("malformed", `status ${status} with a JSON body that is cut short or malformed`, status, res.headers);
-  if (jsonHasError(text)) return failed("error_body", `status ${status} with an error body`, status, res.headers, answerOf(502), isRequestFault(status, text));
+  ex.control.release();
+  if (!looksComplete(r.text)) return failed("malformed", `status ${status} with a JSON body that is cut short or malformed`, status, res.headers);
+  if (jsonHasError(r.text)) return failed("error_body", `status ${status} with an error body`, status, res.headers, answerOf(ex, r, 502), isRequestFault(status, r.text));
   if (!translator) {
     const protocol = answerProtocol(ex.req);
-    const usage = protocol ? usageOfText(protocol, text) : undefined;
-    return { kind: "served", status, headers, body: bytes, streaming: false, firstByteMs, finished: finishedNow(bytes.length), usage: () => usage };
+    const usage = protocol ? usageOfText(protocol, r.text) : undefined;
+    return { kind: "served", status, headers: r.headers, body: r.bytes, streaming: false, firstByteMs: r.firstByteMs, finished: finishedNow(r.bytes.length), usage: () => usage };
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = JSON.parse(r.text);
   } catch {
     return failed("malformed", `status ${status} with a body that is not JSON`, status, res.headers);
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return failed("malformed", `status ${status} with JSON that is not an object`, status, res.headers);
   const body = JSON.stringify(translator.response(parsed as Record<string, unknown>, answerContext(ex.req)));
   const usage = usageOfAnswer(translator.backend, parsed);
-  return { kind: "served", status, headers: jsonHeaders(headers), body, streaming: false, firstByteMs, finished: finishedNow(body.length), usage: () => usage };
+  return { kind: "served", status, headers: jsonHeaders(r.headers), body, streaming: false, firstByteMs: r.firstByteMs, finished: finishedNow(body.length), usage: () => usage };
 }
 
 /** Characters a key never contains: a safe place to cut text between two masked pieces. */

@@ -1,7 +1,7 @@
 import type { Server } from "bun";
 import type { Config } from "../config/types.ts";
 import type { ClusterStatus } from "../ops/cluster.ts";
-import { METRICS_CONTENT_TYPE } from "../ops/metrics.ts";
+import { METRICS_CONTENT_TYPE } from "../ops/prometheus.ts";
 import { errorResponse, protocolOf, type Protocol } from "../proxy/errors.ts";
 import { forward, type Forwarded, type ProxyContext } from "../proxy/forward.ts";
 import { spendOf } from "../ops/usage-record.ts";
@@ -23,7 +23,7 @@ export interface RouteContext {
   readonly startedAt: number;
   readonly version: string;
   /** Renders /metrics. */
-  readonly metrics?: (snapshot: { cooldownsActive: number }) => string;
+  readonly metrics?: (snapshot: { cooldownsActive: number }) => string | Promise<string>;
   /** The cluster link's state, for /status. */
   readonly cluster?: () => ClusterStatus | undefined;
   readonly services: KeyServices;
@@ -89,7 +89,7 @@ export async function route(r: Routed, ctx: RouteContext): Promise<RouteResult> 
     if (method !== "GET" && method !== "HEAD") return own(methodNotAllowed(protocol, method, path, "GET"));
     const refused = config.metricsPublic ? undefined : operatorCheck(principal, protocol, path);
     if (refused) return own(refused);
-    const body = ctx.metrics({ cooldownsActive: ctx.proxy.cooldowns.active(Date.now()).length });
+    const body = await ctx.metrics({ cooldownsActive: ctx.proxy.cooldowns.active(Date.now()).length });
     return own(new Response(body, { headers: { "content-type": METRICS_CONTENT_TYPE } }));
   }
 

@@ -28,7 +28,7 @@ export interface ServerHooks {
   /** Once per proxied request, when it is over (its stream included): per-request files, metrics lines. */
   readonly onDone?: (record: RequestRecord) => void;
   /** Renders /metrics. */
-  readonly metrics?: (snapshot: { cooldownsActive: number }) => string;
+  readonly metrics?: (snapshot: { cooldownsActive: number }) => string | Promise<string>;
   /** Runs before each request is routed (the hot-reload modification-time check). */
   readonly beforeRequest?: () => void;
   readonly version?: string;

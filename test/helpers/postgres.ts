@@ -3,6 +3,7 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "./redis.ts";
+import { optionalTool } from "./tools.ts";
 
 /**
  * Debian keeps the server programs in /usr/lib/postgresql/<version>/bin, off PATH
@@ -21,6 +22,9 @@ function findBin(): string | undefined {
 
 /** Where postgres and initdb are; undefined when PostgreSQL is not installed (Debian: apt-get install postgresql). */
 export const postgresBin = findBin();
+// As root the server runs as the postgres user, through setpriv (util-linux).
+const canRun = postgresBin !== undefined && (process.getuid?.() !== 0 || Bun.which("setpriv") !== null);
+export const postgresTool = optionalTool("postgres", canRun, "apt-get install postgresql (and util-linux for setpriv)", "the usage ledger shared by instances in Postgres");
 
 /** Postgres refuses to run as root: as root, run it as this user (Debian's package creates `postgres`). */
 const RUN_AS = "postgres";

@@ -1,7 +1,9 @@
 import type { Subprocess } from "bun";
+import { optionalTool } from "./tools.ts";
 
 /** Whether redis-server is installed; .ci/run installs it, and under CI=true its absence fails the tests. */
 export const redisServerPath = Bun.which("redis-server");
+export const redisTool = optionalTool("redis-server", redisServerPath !== null, "apt-get install redis-server", "cooldowns and key limits shared between instances through Redis");
 
 export async function freePort(): Promise<number> {
   const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });

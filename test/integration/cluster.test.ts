@@ -7,15 +7,12 @@ import { ClusterLink } from "../../src/ops/cluster.ts";
 import { Logger } from "../../src/log/logger.ts";
 import { chatCompletion, FakeProvider, waitFor } from "../helpers/fake-provider.ts";
 import { CapturedLog, startProxy, type TestProxy } from "../helpers/proxy.ts";
-import { freePort, redisServerPath, TestRedis } from "../helpers/redis.ts";
+import { freePort, redisTool, TestRedis } from "../helpers/redis.ts";
 
 const KEY = "sk-cluster-test-key-0000";
 const PAIR = cooldownKey("limited", "real-a");
 
-if (!redisServerPath && process.env.CI !== "true") {
-  console.warn("cluster tests skipped: redis-server is not installed (Debian: apt-get install redis-server); .ci/run installs it");
-}
-const maybe = redisServerPath || process.env.CI === "true" ? describe : describe.skip;
+const maybe = redisTool.describe;
 
 const config = (limited: string, healthy: string) => `
 proxy_api_key: ${KEY}

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { buildImage, findRuntime, freshExecutable, hostArch, imageSize, USER_ID } from "../../scripts/image.ts";
 import { chatChunk, chatCompletion, FakeProvider, ScriptedStream, waitFor } from "../helpers/fake-provider.ts";
 import { freePort } from "../helpers/redis.ts";
+import { optionalTool } from "../helpers/tools.ts";
 
 /**
  * The image as a user runs it: built from this machine's executable, started with
@@ -12,13 +13,12 @@ import { freePort } from "../helpers/redis.ts";
  * (`--network host`: the container reaches 127.0.0.1 and is reached there).
  */
 const { runtime, tried } = findRuntime();
-if (!runtime && process.env.CI !== "true") {
-  console.warn(
-    `container tests skipped: neither podman nor docker works here (${tried.join("; ")}); ` +
-      "install podman (Debian: apt-get install podman runc, and the containers.conf set-up in .ci/run) or start docker's daemon",
-  );
-}
-const maybe = runtime || process.env.CI === "true" ? describe : describe.skip;
+const maybe = optionalTool(
+  "podman or docker",
+  runtime !== undefined && runtime !== null,
+  `apt-get install podman runc, and the containers.conf set-up in .ci/run (here: ${tried.join("; ")})`,
+  "the container image builds, serves, reloads and stops cleanly",
+).describe;
 
 const KEY = "sk-container-test-key-0000";
 const BACKEND_KEY = "sk-fake-backend-key-0000";

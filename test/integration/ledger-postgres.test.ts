@@ -10,13 +10,10 @@ import { persistCooldowns, restoreCooldowns } from "../../src/ops/ledger-cooldow
 import { usageReport } from "../../src/ops/ledger-query.ts";
 import { waitFor } from "../helpers/fake-provider.ts";
 import { LogLines, sampleRows, usageRow } from "../helpers/ledger-rows.ts";
-import { postgresBin, TestPostgres } from "../helpers/postgres.ts";
+import { postgresTool, TestPostgres } from "../helpers/postgres.ts";
 
-if (!postgresBin && process.env.CI !== "true") {
-  console.warn("ledger Postgres tests skipped: postgres is not installed (Debian: apt-get install postgresql)");
-}
 // Under CI a missing postgres fails (TestPostgres.start says what to install) instead of skipping.
-const maybe = postgresBin || process.env.CI === "true" ? describe : describe.skip;
+const maybe = postgresTool.describe;
 
 const DAY = 86_400_000;
 const NOW = Date.parse("2026-12-02T10:00:00Z");

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { LoggingConfig } from "../../src/config/types.ts";
-import { datedFileName, Logger } from "../../src/log/logger.ts";
+import { Logger } from "../../src/log/logger.ts";
 import { CapturedLog, configFrom } from "../helpers/proxy.ts";
 
 const root = mkdtempSync(join(tmpdir(), "llm-proxy-log-"));
@@ -146,13 +146,6 @@ backends:
 });
 
 describe("the general log file", () => {
-  test("datedFileName puts the local date before the extension, as the original names it", () => {
-    const day = new Date(2026, 10, 26, 23, 59, 59);
-    expect(datedFileName("./logs/proxy.log", day)).toBe(join("logs", "proxy_2026-11-26.log"));
-    expect(datedFileName("/var/log/llm/proxy.txt", new Date(2026, 0, 5))).toBe("/var/log/llm/proxy_2026-01-05.txt");
-    expect(datedFileName("/var/log/llm/proxy", day)).toBe("/var/log/llm/proxy_2026-11-26.log");
-  });
-
   test("is written as <dir>/proxy_YYYY-MM-DD.log with the same masked lines as the console", async () => {
     const dir = freshDir();
     const { log, sink } = logger({ generalFile: join(dir, "proxy.log") }, [PROVIDER_KEY]);
@@ -194,7 +187,7 @@ describe("the general log file", () => {
     log.info("and again");
     await log.close();
     const lines = messages();
-    const dated = datedFileName(path, new Date());
+    const dated = join(dir, "not-a-dir", `proxy_${ymd(new Date())}.log`);
     expect(lines.filter((l) => l.startsWith(`[ERROR] cannot write log file ${dated}: `))).toHaveLength(1);
     expect(lines.filter((l) => l.startsWith("[INFO] "))).toEqual(["[INFO] still logged", "[INFO] and again"]);
   });

@@ -2,7 +2,6 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { datedFileName } from "../../src/log/logger.ts";
 import { dropFileName, FileDrop } from "../../src/log/request-files.ts";
 import { expiredLogFiles, RollingFile, RollingNames } from "../../src/log/rolling-file.ts";
 
@@ -34,12 +33,15 @@ const read = (dir: string, name: string) => readFileSync(join(dir, name), "utf8"
 const files = (dir: string) => readdirSync(dir).sort();
 
 describe("RollingFile names", () => {
-  test("the first file of a day is named exactly as datedFileName names it", () => {
-    const date = new Date(2026, 10, 26, 10);
-    for (const generalFile of ["./logs/proxy.log", "/var/log/llm/proxy", "logs/a.b.txt"]) {
+  test("the first file of a day puts the local date before the extension, as the original names it", () => {
+    const first = (generalFile: string, day: string) => {
       const names = new RollingNames(generalFile);
-      expect(join(names.dir, names.name("2026-11-26", 0))).toBe(datedFileName(generalFile, date));
-    }
+      return join(names.dir, names.name(day, 0));
+    };
+    expect(first("./logs/proxy.log", "2026-11-26")).toBe(join("logs", "proxy_2026-11-26.log"));
+    expect(first("/var/log/llm/proxy.txt", "2026-01-05")).toBe("/var/log/llm/proxy_2026-01-05.txt");
+    expect(first("/var/log/llm/proxy", "2026-11-26")).toBe("/var/log/llm/proxy_2026-11-26.log");
+    expect(first("logs/a.b.txt", "2026-11-26")).toBe(join("logs", "a.b_2026-11-26.txt"));
   });
 
   test("later files of a day get .1, .2, ... before the extension", () => {

@@ -4,12 +4,9 @@ import { type Admission, type Admitted, type KeyLimits, LocalLimiter, UNLIMITED 
 import { RedisLimiter } from "../../src/ops/limits-redis.ts";
 import { waitFor } from "../helpers/fake-provider.ts";
 import { LogLines } from "../helpers/ledger-rows.ts";
-import { redisServerPath, TestRedis } from "../helpers/redis.ts";
+import { redisTool, TestRedis } from "../helpers/redis.ts";
 
-if (!redisServerPath && process.env.CI !== "true") {
-  console.warn("shared limits tests skipped: redis-server is not installed (Debian: apt-get install redis-server)");
-}
-const maybe = redisServerPath || process.env.CI === "true" ? describe : describe.skip;
+const maybe = redisTool.describe;
 
 const none = { tokens: 0, usd: 0 };
 const oks = (all: Admission[]) => all.filter((a): a is Admitted => a.ok);

@@ -1,21 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { Counter, formatNumber, Gauge, Histogram, MetricsError, OVERFLOW, ProxyMetrics, Registry } from "../../src/ops/metrics.ts";
+import { promtool, promtoolTool } from "../helpers/promtool.ts";
+import { ProxyMetrics } from "../../src/ops/metrics.ts";
+import { Counter, formatNumber, Gauge, Histogram, MetricsError, OVERFLOW, Registry } from "../../src/ops/prometheus.ts";
 
-// promtool (Debian package `prometheus`) is Prometheus' own parser and linter. Under
-// CI=true a missing promtool fails the test: .ci/run must install it.
-const PROMTOOL = Bun.which("promtool");
-const IN_CI = process.env.CI === "true";
-if (PROMTOOL === null && !IN_CI) {
-  console.warn("test/metrics.test.ts: promtool not found, so the promtool checks are skipped; `apt-get install -y prometheus` brings it");
-}
-const withPromtool = test.skipIf(PROMTOOL === null && !IN_CI);
-
-async function promtool(text: string): Promise<{ code: number; output: string }> {
-  if (PROMTOOL === null) throw new Error("promtool is missing: .ci/run must `apt-get install -y prometheus`");
-  const proc = Bun.spawn([PROMTOOL, "check", "metrics"], { stdin: new Blob([text]), stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  return { code, output: stdout + stderr };
-}
+const withPromtool = test.skipIf(!promtoolTool.run);
 
 const linesOf = (text: string): string[] => text.split("\n");
 
