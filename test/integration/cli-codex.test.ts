@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { CliWorld, nativeBinary, PROXY_KEY } from "../helpers/cli-world.ts";
 import { dig } from "../helpers/one-protocol.ts";
 import { netnsMissing } from "../helpers/netns.ts";
+import { optionalTool } from "../helpers/tools.ts";
 
 /**
  * The real Codex CLI (the pinned @openai/codex devDependency), `codex exec`, with a
@@ -15,10 +16,12 @@ import { netnsMissing } from "../helpers/netns.ts";
  */
 
 const codex = nativeBinary("codex");
-const missing = netnsMissing ?? ("missing" in codex ? codex.missing : undefined);
-if (missing && process.env.CI !== "true") console.warn(`Codex CLI test skipped: ${missing}`);
-// Under CI=true a missing prerequisite is not a skip: the test runs and fails saying what is missing.
-const maybe = missing === undefined || process.env.CI === "true" ? describe : describe.skip;
+// Outside CI a missing prerequisite skips, named in the list at the end of the run; under CI=true the test runs and fails saying what is missing.
+const maybe = (
+  netnsMissing !== undefined
+    ? optionalTool("ip netns", false, netnsMissing, "the real Codex CLI (codex exec) through the proxy to a Chat-only provider")
+    : optionalTool("codex", "path" in codex, "missing" in codex ? codex.missing : "bun install (the @openai/codex devDependency)", "the real Codex CLI (codex exec) through the proxy to a Chat-only provider")
+).describe;
 
 /** Codex's config: the proxy as the provider, nothing sent anywhere else, no retries that could hide a failure. */
 const codexConfig = (proxyUrl: string, model = "coder", sandbox = "read-only") => `
