@@ -52,6 +52,42 @@ const ANTHROPIC_TYPE_BY_OPENAI: Readonly<Record<string, string>> = {
   overloaded_error: "overloaded_error",
 };
 
+/**
+ * The status each error type stands for, when an error comes as a stream's first event
+ * (its HTTP status is the stream's 200): Anthropic's types as its API answers them
+ * (https://docs.anthropic.com/en/api/errors#http-errors), and OpenAI's own names.
+ */
+const STATUS_BY_TYPE: Readonly<Record<string, number>> = {
+  invalid_request_error: 400,
+  authentication_error: 401,
+  billing_error: 402,
+  permission_error: 403,
+  not_found_error: 404,
+  request_too_large: 413,
+  rate_limit_error: 429,
+  insufficient_quota: 429,
+  api_error: 500,
+  server_error: 500,
+  timeout_error: 504,
+  overloaded_error: 529,
+};
+
+/**
+ * The HTTP status an error event at the start of a stream stands for: its numeric
+ * `code` (OpenRouter's), else its type (`rate_limit_error` 429, `overloaded_error`
+ * 529, …), else OpenAI's `rate_limit_exceeded` code; undefined when it names none.
+ */
+export function statusOfErrorEvent(data: unknown): number | undefined {
+  const error = isObject(data) ? data.error : undefined;
+  if (!isObject(error)) return undefined;
+  const code = error.code;
+  const numeric = typeof code === "number" ? code : typeof code === "string" && /^\d{3}$/.test(code) ? Number(code) : undefined;
+  if (numeric !== undefined && numeric >= 400 && numeric <= 599) return numeric;
+  const byType = STATUS_BY_TYPE[str(error, "type") ?? ""];
+  if (byType !== undefined) return byType;
+  return code === "rate_limit_exceeded" ? 429 : undefined;
+}
+
 function anthropicTypeForStatus(status: number): string {
   return ANTHROPIC_TYPE_BY_STATUS[status] ?? (status >= 500 ? "api_error" : "invalid_request_error");
 }

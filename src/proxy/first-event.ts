@@ -1,3 +1,4 @@
+import { statusOfErrorEvent } from "../protocols/errors.ts";
 import type { Protocol } from "../protocols/types.ts";
 import { isEncoded } from "../upstream/body.ts";
 import { clientHeaders } from "../upstream/headers.ts";
@@ -6,8 +7,17 @@ import { lost, plainReader, type Exchange } from "./attempt.ts";
 import { isErrorEvent, isRequestFault } from "./detect.ts";
 import { failed, type Outcome } from "./outcome.ts";
 import { committedStream, PassthroughShape, type StreamEnd } from "./stream.ts";
-import { answerContext, TranslatingShape, translatedError } from "./translate.ts";
+import { answerContext, endingAtCompletion, TranslatingShape, translatedError } from "./translate.ts";
 import { wantsInjection, withoutUsageChunk } from "./inject-usage.ts";
+
+function parsed(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    // Not JSON: no kind of error to read from it.
+    return undefined;
+  }
+}
 
 /** A stream that sends this much without one complete event is not SSE: fall back rather than hold it all. */
 const MAX_BEFORE_FIRST_EVENT = 1024 * 1024;
@@ -51,8 +61,9 @@ export async function firstEvent(ex: Exchange): Promise<Outcome> {
       if (isErrorEvent(event.event, event.data)) {
         control.abort();
         const text = Buffer.concat(held).toString("utf8");
-        // Translated, the client gets the provider's error in its own protocol (the event's data is the error).
-        const answer = ex.translator ? translatedError(ex.translator, 502, event.data, headers) : { status: res.status, headers, body: text };
+        // Translated, the client gets the provider's error in its own protocol (the event's data is the error),
+        // with the status its kind stands for (a rate limit stays a 429), else 502.
+        const answer = ex.translator ? translatedError(ex.translator, statusOfErrorEvent(parsed(event.data)) ?? 502, event.data, headers) : { status: res.status, headers, body: text };
         return failed("error_event", "stream began with an error event", res.status, res.headers, answer, isRequestFault(res.status, event.data));
       }
       break;
@@ -67,6 +78,7 @@ export async function firstEvent(ex: Exchange): Promise<Outcome> {
   const shape = ex.translator
     ? new TranslatingShape(ex.translator.stream(answerContext(ex.req)), ex.translator.backend)
     : new PassthroughShape(streamProtocol(ex.req.path), wantsInjection(ex.req, ex.route) ? withoutUsageChunk : undefined);
-  const body = committedStream({ held, reader, control, shape, onEnd: resolve });
+  const source = shape instanceof TranslatingShape ? endingAtCompletion(reader, shape) : reader;
+  const body = committedStream({ held, reader: source, control, shape, onEnd: resolve });
   return { kind: "served", status: res.status, headers, body, streaming: true, firstByteMs, finished: promise, usage: () => shape.usage };
 }

@@ -32,6 +32,8 @@ export interface TranslatedRequest {
 }
 
 const encoder = new TextEncoder();
+/** Ends any event the provider left open: a line break for its last line, a blank line to dispatch it. */
+const blankLines = encoder.encode("\n\n");
 
 /** The client's request in the backend's protocol, or why it cannot be (the client's own fault). */
 export function translateRequest(req: ProxyRequest, route: Route, t: Translator): TranslatedRequest | string {
@@ -92,6 +94,8 @@ export class TranslatingShape implements StreamShape {
   private readonly parser = new SseParser();
   private done = false;
   private readonly follower: UsageFollower;
+  /** What the provider's last event, left without its blank line at the end of the body, gave the client. */
+  private last: string | undefined;
 
   constructor(
     private readonly stream: StreamTranslator,
@@ -108,7 +112,14 @@ export class TranslatingShape implements StreamShape {
     return this.stream.complete;
   }
 
+  /**
+   * At a clean end of the provider's body, an event still waiting for its blank line is
+   * taken as ended, as the openai SDK takes it ("servers sometimes omit the trailing
+   * blank line") and as passthrough finds `data: [DONE]` as a whole line; what it gives
+   * the client goes out before the closing (or the cut) events.
+   */
   endedCleanly(): boolean {
+    this.last ??= this.chunk(blankLines);
     return this.stream.complete;
   }
 
@@ -131,12 +142,42 @@ export class TranslatingShape implements StreamShape {
   end(): string {
     if (this.done) return "";
     this.done = true;
-    return this.stream.end().map(renderEvent).join("");
+    return (this.last ?? "") + this.stream.end().map(renderEvent).join("");
   }
 
   cut(message: string): string {
     if (this.done) return "";
     this.done = true;
-    return this.stream.fail(message).map(renderEvent).join("");
+    return (this.last ?? "") + this.stream.fail(message).map(renderEvent).join("");
   }
+}
+
+/**
+ * The provider's body as the committed stream reads it, ended as soon as the
+ * translated stream is complete. The proxy is the client's server here: after the
+ * last event of the client's protocol it has nothing more to say, and the clients
+ * that read to the end of the body (the Anthropic SDK, the openai SDK's Responses
+ * stream) would otherwise wait for a provider that keeps its connection open after
+ * `[DONE]` until idle_seconds. The rest of the provider's body is not read.
+ */
+export function endingAtCompletion(reader: ReadableStreamDefaultReader<Uint8Array>, shape: TranslatingShape): ReadableStreamDefaultReader<Uint8Array> {
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        if (shape.complete) {
+          controller.close();
+          // Cancelling closes the provider's connection; an error from it changes nothing for the client.
+          reader.cancel().catch(() => undefined);
+          return;
+        }
+        const { done, value } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      },
+      cancel(reason) {
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  ).getReader() as ReadableStreamDefaultReader<Uint8Array>;
 }
