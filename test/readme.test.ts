@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { parseConfig } from "../src/config/load.ts";
 import { configSchema } from "../src/config/schema.ts";
 import { schemaKeyPaths } from "../src/config/unknown-keys.ts";
 import { optionalTool } from "./helpers/tools.ts";
@@ -14,19 +16,42 @@ function blocks(lang: string): string[] {
   return [...readme.matchAll(new RegExp("```" + lang + "\\n([\\s\\S]*?)```", "g"))].map((m) => m[1]!);
 }
 
-describe("the README's configuration reference", () => {
+describe("the configuration reference (docs/configuration.md)", () => {
+  const reference = readFileSync(join(root, "docs", "configuration.md"), "utf8");
+
   test("lists every key the schema knows, each in its own row", () => {
-    const missing = schemaKeyPaths(configSchema).filter((key) => !readme.includes(`| \`${key}\` |`));
+    const missing = schemaKeyPaths(configSchema).filter((key) => !reference.includes(`| \`${key}\` |`));
     expect(missing).toEqual([]);
   });
 
   test("lists no key the schema does not know", () => {
-    const section = readme.slice(readme.indexOf("## Configuration reference"), readme.indexOf("## Coming from the Go version"));
-    const rows = [...section.matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1]!);
+    const rows = [...reference.matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1]!);
     const known = new Set(schemaKeyPaths(configSchema));
     expect(rows.length).toBeGreaterThan(20);
     expect(rows.filter((key) => !known.has(key))).toEqual([]);
   });
+});
+
+describe("the configuration examples of the README and docs/", () => {
+  const pages = ["README.md", ...readdirSync(join(root, "docs")).filter((f) => f.endsWith(".md")).map((f) => join("docs", f))];
+  const examples = pages.flatMap((page) =>
+    [...readFileSync(join(root, page), "utf8").matchAll(/```yaml\n([\s\S]*?)```/g)].map((m, i) => ({ page, i, yaml: m[1]! })).filter((e) => !/^\s*(services|x-llm-proxy):/m.test(e.yaml)),
+  );
+
+  test("there are examples to check", () => {
+    expect(examples.length).toBeGreaterThan(5);
+  });
+
+  for (const e of examples) {
+    test(`${e.page}, example ${e.i + 1}, is a configuration llm-proxy accepts`, () => {
+      // Every ${NAME} it names is set, as the reader would set it.
+      const value = (name: string) => (name.startsWith("REDIS") ? "redis://127.0.0.1:6379/0" : name.endsWith("_URL") ? "postgres://u:p@127.0.0.1:5432/db" : "value-0123456789abcdef");
+      const env = Object.fromEntries([...e.yaml.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => [m[1]!, value(m[1]!)]));
+      const { config, problems } = parseConfig(e.yaml, `${e.page}#${e.i + 1}`, env);
+      expect(problems.filter((p) => p.severity === "error").map(String)).toEqual([]);
+      expect(config).toBeDefined();
+    });
+  }
 });
 
 describe("what the README says to create is kept out of git", () => {
