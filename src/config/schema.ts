@@ -106,8 +106,9 @@ const backendSchema = v.object(
     enabled: v.nullish(bool, true),
     // Absent: bearer, or x-api-key for `protocol: anthropic` (build.ts decides).
     auth: v.nullish(v.picklist(AUTH_STYLES, (issue) => `expected one of bearer, x-api-key, none; got ${describeValue(issue.input)}`)),
-    protocol: v.nullish(v.picklist(PROTOCOLS, (issue) => `expected one of ${PROTOCOLS.join(", ")}; got ${describeValue(issue.input)}`)),
-    stream_usage: v.nullish(v.picklist(STREAM_USAGE, (issue) => `expected one of ${STREAM_USAGE.join(", ")}; got ${describeValue(issue.input)}`), "auto"),
+    protocol: v.nullish(v.pipe(text, v.picklist(PROTOCOLS, (issue) => `expected one of ${PROTOCOLS.join(", ")}; got ${describeValue(issue.input)}`))),
+    // Read as written: unquoted, YAML 1.1 reads `off` as false.
+    stream_usage: v.nullish(v.pipe(text, v.picklist(STREAM_USAGE, (issue) => `expected one of ${STREAM_USAGE.join(", ")}; got ${describeValue(issue.input)}`)), "auto"),
     price: v.nullish(priceSchema),
     headers: v.nullish(
       v.record(

@@ -3,6 +3,12 @@ import { canConnect } from "../upstream/connect-probe.ts";
 
 export const seconds = (ms: number) => `${+(ms / 1000).toFixed(3)} s`;
 
+/** An error's message for people: without the advice Bun's fetch appends to its own. */
+export function errorText(error: unknown): string {
+  const message = (error as { message?: unknown } | undefined)?.message;
+  return (typeof message === "string" ? message : String(error)).replace(/\s*For more information, pass `verbose: true`.*$/s, "");
+}
+
 /** Why an attempt was stopped by the proxy itself. */
 export type StopReason = "client" | "connect_timeout" | "first_byte_timeout" | "idle_timeout" | "total_timeout";
 

@@ -7,7 +7,7 @@ import { upstreamFetch } from "../upstream/fetch.ts";
 import { clientHeaders, upstreamHeaders } from "../upstream/headers.ts";
 import { rewriteModel } from "../upstream/json-scan.ts";
 import { joinUrl } from "../upstream/url.ts";
-import { AttemptControl, seconds } from "./attempt-control.ts";
+import { AttemptControl, errorText, seconds } from "./attempt-control.ts";
 import { errorBody } from "./errors.ts";
 import { firstEvent } from "./first-event.ts";
 import { judgeAnswer } from "./judge.ts";
@@ -160,7 +160,7 @@ export function lost(ex: Pick<Exchange, "req" | "route" | "control">, error: unk
   }
   if (req.signal.aborted) return { kind: "gone" };
   const e = error as { code?: unknown; message?: unknown } | undefined;
-  const message = (typeof e?.message === "string" ? e.message : String(error)).replace(/\s*For more information, pass `verbose: true`.*$/s, "");
+  const message = errorText(error);
   const code = typeof e?.code === "string" && !message.startsWith(e.code) ? `${e.code}: ` : "";
   if (/CERT|TLS|SSL|UNABLE_TO_VERIFY|HOSTNAME|ALTNAME/i.test(`${String(e?.code)} ${message}`)) {
     return failed("network", `TLS: the provider's certificate was refused (${code}${message}); check the host name in the backend's url, or trust a company CA with NODE_EXTRA_CA_CERTS`);

@@ -1,6 +1,6 @@
 import type { DirectUnderlyingSource } from "bun";
 import type { Protocol, Usage } from "../protocols/types.ts";
-import type { AttemptControl } from "./attempt-control.ts";
+import { errorText, type AttemptControl } from "./attempt-control.ts";
 import { usageFollower, UsageTap } from "./usage-tap.ts";
 
 /** How a body handed to the client ended. */
@@ -177,7 +177,7 @@ export function committedStream(o: CommittedStreamOptions): ReadableStream<Uint8
             controller.close();
             return finish({ kind: "complete", bytes });
           }
-          return endAsCut(controller, o.control.describe() ?? (error as Error)?.message ?? "upstream error");
+          return endAsCut(controller, o.control.describe() ?? errorText(error));
         }
         if (ended) return;
         if (read.done) {
@@ -249,7 +249,7 @@ export function passthroughBody(held: readonly Uint8Array[], reader: ReadableStr
           controller.enqueue(map(value));
         } catch (error) {
           if (control.why === "client") return finish({ kind: "client_gone", bytes });
-          const reason = control.describe() ?? (error as Error)?.message ?? "upstream error";
+          const reason = control.describe() ?? errorText(error);
           finish({ kind: "cut", reason, bytes });
           controller.error(new Error(reason));
         }
