@@ -157,8 +157,8 @@ fallback:
       "misspelt.yaml: 0 errors, 3 warnings; nothing served",
     ]);
     expect(code).toBe(1);
-    // The README shows this very line.
-    expect(await Bun.file(join(import.meta.dir, "..", "..", "README.md")).text()).toContain(`\n${MISSPELT_CAUSE}\n`);
+    // docs/operations.md shows this very line.
+    expect(await Bun.file(join(import.meta.dir, "..", "..", "docs", "operations.md")).text()).toContain(`\n${MISSPELT_CAUSE}\n`);
   });
 
   test("an empty file serves nothing: --check says so and exits 1", async () => {
