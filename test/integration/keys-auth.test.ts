@@ -90,7 +90,8 @@ describe("keys: who may ask, for what", () => {
 
   test("a key given as a value, as ${ENV} and as sha256:<hex> each authenticate, as Authorization: Bearer and as x-api-key", async () => {
     for (const key of [ALICE, BOB, CAROL]) {
-      for (const headers of [bearer(key), xApiKey(key)]) {
+      // The scheme's case does not matter (RFC 9110, 11.1); some clients send "bearer".
+      for (const headers of [bearer(key), xApiKey(key), { authorization: `bearer ${key}` }]) {
         const { res, text } = await chat("gpt-4o", headers);
         expect(res.status, text).toBe(200);
         const answer = await messages("claude", headers);
@@ -104,8 +105,8 @@ describe("keys: who may ask, for what", () => {
       expect(r.headers.get("x-api-key")).toBeNull();
     }
     // The ledger names each request's key by its name.
-    const rows = await waitForRows(() => sqliteRows(db()), (r) => ["alice", "bob", "carol"].includes(r.key_name), 12);
-    for (const name of ["alice", "bob", "carol"]) expect(rows.filter((r) => r.key_name === name).length).toBe(4);
+    const rows = await waitForRows(() => sqliteRows(db()), (r) => ["alice", "bob", "carol"].includes(r.key_name), 18);
+    for (const name of ["alice", "bob", "carol"]) expect(rows.filter((r) => r.key_name === name).length).toBe(6);
   });
 
   test("a wrong, disabled or missing key gets 401 in the caller's protocol, and nothing goes upstream", async () => {
@@ -211,7 +212,7 @@ describe("keys: who may ask, for what", () => {
     // A key of keys: sees its own totals, whatever it asks for.
     const mine = JSON.parse((await get("/usage?key=bob&by=key", bearer(ALICE))).text) as { key: string; rows: { key: string; requests: number; input_tokens: number }[] };
     expect(mine.key).toBe("alice");
-    expect(mine.rows).toEqual([expect.objectContaining({ key: "alice", requests: 4, input_tokens: 2 * 70 + 2 * 50 })]);
+    expect(mine.rows).toEqual([expect.objectContaining({ key: "alice", requests: 6, input_tokens: 3 * 70 + 3 * 50 })]);
     // …and what is left of its budget.
     const budgeted = JSON.parse((await get("/usage", xApiKey(GINA))).text) as { key: string; budget: { per: string; usd: number; spent_usd: number; remaining_usd: number; resets_at: string } };
     expect(budgeted.key).toBe("gina");
@@ -241,7 +242,7 @@ describe("keys: who may ask, for what", () => {
 
   test("keys appear nowhere by value, in output, log files, request files, error bodies or metrics; by name where a key is named", async () => {
     const metrics = (await get("/metrics", bearer(ADMIN))).text;
-    expect(sample(metrics, "llm_proxy_tokens_total", { key: "alice", alias: "gpt-4o", backend: "up", model: "chat-a", kind: "input" })).toBe(140);
+    expect(sample(metrics, "llm_proxy_tokens_total", { key: "alice", alias: "gpt-4o", backend: "up", model: "chat-a", kind: "input" })).toBe(210);
     expect(sample(metrics, "llm_proxy_tokens_total", { key: "carol", alias: "claude", backend: "up", model: "ant-c", kind: "cache_write" })).toBeGreaterThan(0);
     // Every log line is written before the process is asked to stop; stopping flushes the files.
     proxy.signal("SIGTERM");
