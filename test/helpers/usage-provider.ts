@@ -9,7 +9,8 @@ import { FakeProvider, type Received } from "./fake-provider.ts";
  *
  * - `…late…` (Anthropic streams): input 0 in message_start, the real counts in message_delta;
  * - `…cut…` (streams): the first events, then the connection breaks;
- * - `…hold…`: the answer waits until `release()` (for limits that count requests in flight).
+ * - `…hold…`: the answer waits until `release()` (for limits that count requests in flight);
+ * - `…open…` (streams): the first event goes out, the rest after `release()`.
  *
  * Chat streams carry the usage chunk only when the request asked for it
  * (`stream_options.include_usage`), as OpenAI does.
@@ -118,11 +119,14 @@ const CUT_AFTER: Record<Speaks, number> = { chat: 2, anthropic: 3, responses: 5 
 
 const encoder = new TextEncoder();
 
-function streamOf(events: readonly string[], cutAfter: number | undefined): Response {
+function streamOf(events: readonly string[], cutAfter: number | undefined, pause?: Promise<void>): Response {
   const body = new ReadableStream<Uint8Array>({
     async start(controller) {
       const upTo = cutAfter ?? events.length;
-      for (const e of events.slice(0, upTo)) controller.enqueue(encoder.encode(e));
+      for (const [i, e] of events.slice(0, upTo).entries()) {
+        if (i === 1 && pause) await pause;
+        controller.enqueue(encoder.encode(e));
+      }
       if (cutAfter !== undefined) {
         // Let the events reach the proxy before the break, so it has committed and forwarded them.
         await Bun.sleep(20);
@@ -133,8 +137,8 @@ function streamOf(events: readonly string[], cutAfter: number | undefined): Resp
   return new Response(body, { headers: { "content-type": "text/event-stream" } });
 }
 
-/** The answer of a usage provider for one request (exported for tests that wrap it). */
-export function usageAnswer(r: Received): Response {
+/** The answer of a usage provider for one request; an `…open…` stream waits for `pause` after its first event. */
+export function usageAnswer(r: Received, pause?: Promise<void>): Response {
   const asked = JSON.parse(r.text) as Asked;
   const speaks = speaksOf(r.url.pathname);
   const model = asked.model;
@@ -144,9 +148,10 @@ export function usageAnswer(r: Received): Response {
     if (speaks === "responses") return Response.json(responsesJson(model));
     return Response.json(chatJson(model));
   }
-  if (speaks === "anthropic") return streamOf(anthropicStreamEvents(model, model.includes("late")), cut);
-  if (speaks === "responses") return streamOf(responsesStream(model), cut);
-  return streamOf(chatStream(model, asked.stream_options?.include_usage === true), cut);
+  const wait = model.includes("open") ? pause : undefined;
+  if (speaks === "anthropic") return streamOf(anthropicStreamEvents(model, model.includes("late")), cut, wait);
+  if (speaks === "responses") return streamOf(responsesStream(model), cut, wait);
+  return streamOf(chatStream(model, asked.stream_options?.include_usage === true), cut, wait);
 }
 
 /** A usage provider; `…hold…` models wait for `release()`. */
@@ -155,14 +160,15 @@ export class UsageProvider extends FakeProvider {
   private gate = Promise.withResolvers<void>();
 
   constructor() {
-    super(usageAnswer);
+    super((r) => usageAnswer(r));
     this.handler = async (r) => {
-      if ((JSON.parse(r.text) as Asked).model.includes("hold")) {
-        const { promise, resolve } = Promise.withResolvers<void>();
-        this.held.push(resolve);
-        await Promise.race([promise, this.gate.promise]);
-      }
-      return usageAnswer(r);
+      const model = (JSON.parse(r.text) as Asked).model;
+      if (!model.includes("hold") && !model.includes("open")) return usageAnswer(r);
+      const { promise, resolve } = Promise.withResolvers<void>();
+      this.held.push(resolve);
+      const go = Promise.race([promise, this.gate.promise]);
+      if (model.includes("hold")) await go;
+      return usageAnswer(r, go);
     };
   }
 
