@@ -151,5 +151,6 @@ export async function forward(ctx: ProxyContext, req: ProxyRequest): Promise<For
 
   const response = finalAnswer(ctx, req, { records, cooling, firstFreeMs: candidates.firstFreeMs, timedOut, last });
   observer?.request(req.alias.name, "failed", response.status);
-  return { response, done: Promise.resolve(record(response.status, "failed")) };
+  // The pair whose answer the client got (or the last one tried): the ledger says which backend failed the request.
+  return { response, done: Promise.resolve(record(response.status, "failed", last?.route ?? previous)) };
 }
