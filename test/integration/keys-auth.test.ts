@@ -209,8 +209,18 @@ describe("keys: who may ask, for what", () => {
     const onlyBob = JSON.parse((await get("/usage?key=bob", bearer(ADMIN))).text) as { rows: { key: string }[] };
     expect(onlyBob.rows.map((r) => r.key)).toEqual(["bob"]);
 
-    // A key of keys: sees its own totals, whatever it asks for.
-    const mine = JSON.parse((await get("/usage?key=bob&by=key", bearer(ALICE))).text) as { key: string; rows: { key: string; requests: number; input_tokens: number }[] };
+    // A key of keys: may not read another key's usage…
+    const others = await get("/usage?key=bob", bearer(ALICE));
+    expect(others.res.status).toBe(403);
+    const refusal = JSON.parse(others.text).error;
+    expect(refusal.type).toBe("permission_error");
+    expect(refusal.message).toContain("proxy_api_key");
+    // …nor can an expired key read anything.
+    const expired = await get("/usage", bearer(DAVE));
+    expect(expired.res.status).toBe(401);
+    expect(JSON.parse(expired.text).error.message).toContain("expired at 2020-02-01");
+    // It sees its own totals (naming itself is fine).
+    const mine = JSON.parse((await get("/usage?key=alice&by=key", bearer(ALICE))).text) as { key: string; rows: { key: string; requests: number; input_tokens: number }[] };
     expect(mine.key).toBe("alice");
     expect(mine.rows).toEqual([expect.objectContaining({ key: "alice", requests: 6, input_tokens: 3 * 70 + 3 * 50 })]);
     // …and what is left of its budget.
