@@ -10,7 +10,9 @@ import { FakeProvider, type Received } from "./fake-provider.ts";
  * - `…late…` (Anthropic streams): input 0 in message_start, the real counts in message_delta;
  * - `…cut…` (streams): the first events, then the connection breaks;
  * - `…hold…`: the answer waits until `release()` (for limits that count requests in flight);
- * - `…open…` (streams): the first event goes out, the rest after `release()`.
+ * - `…open…` (streams): the first event goes out, the rest after `release()`;
+ * - `…split…` (streams): each event that carries usage goes out in three pieces, the first
+ *   cut inside the word `"usage"`, with a pause between them (separate reads at the proxy).
  *
  * Chat streams carry the usage chunk only when the request asked for it
  * (`stream_options.include_usage`), as OpenAI does.
@@ -119,13 +121,28 @@ const CUT_AFTER: Record<Speaks, number> = { chat: 2, anthropic: 3, responses: 5 
 
 const encoder = new TextEncoder();
 
-function streamOf(events: readonly string[], cutAfter: number | undefined, pause?: Promise<void>): Response {
+/** An event in pieces: cut inside `"usage"` and again 20 characters on. */
+function pieces(event: string): string[] {
+  const at = event.indexOf('"usage"');
+  if (at === -1) return [event];
+  return [event.slice(0, at + 3), event.slice(at + 3, at + 23), event.slice(at + 23)];
+}
+
+function streamOf(events: readonly string[], cutAfter: number | undefined, pause?: Promise<void>, split = false): Response {
   const body = new ReadableStream<Uint8Array>({
     async start(controller) {
       const upTo = cutAfter ?? events.length;
       for (const [i, e] of events.slice(0, upTo).entries()) {
         if (i === 1 && pause) await pause;
-        controller.enqueue(encoder.encode(e));
+        if (!split) {
+          controller.enqueue(encoder.encode(e));
+          continue;
+        }
+        for (const piece of pieces(e)) {
+          controller.enqueue(encoder.encode(piece));
+          // Shapes the stream (one piece per read at the proxy); nothing waits on it for a result.
+          await Bun.sleep(5);
+        }
       }
       if (cutAfter !== undefined) {
         // Let the events reach the proxy before the break, so it has committed and forwarded them.
@@ -149,9 +166,10 @@ export function usageAnswer(r: Received, pause?: Promise<void>): Response {
     return Response.json(chatJson(model));
   }
   const wait = model.includes("open") ? pause : undefined;
-  if (speaks === "anthropic") return streamOf(anthropicStreamEvents(model, model.includes("late")), cut, wait);
-  if (speaks === "responses") return streamOf(responsesStream(model), cut, wait);
-  return streamOf(chatStream(model, asked.stream_options?.include_usage === true), cut, wait);
+  const split = model.includes("split");
+  if (speaks === "anthropic") return streamOf(anthropicStreamEvents(model, model.includes("late")), cut, wait, split);
+  if (speaks === "responses") return streamOf(responsesStream(model), cut, wait, split);
+  return streamOf(chatStream(model, asked.stream_options?.include_usage === true), cut, wait, split);
 }
 
 /** A usage provider; `…hold…` models wait for `release()`. */

@@ -43,6 +43,11 @@ const CASES: Case[] = [
   { alias: "pass-ant-stream-late", client: "anthropic", backend: "pass", model: "ant-late-3", stream: true, tokens: LEDGER.anthropic, complete: true },
   { alias: "pass-resp-json", client: "responses", backend: "pass", model: "resp-1", stream: false, tokens: LEDGER.responses },
   { alias: "pass-resp-stream", client: "responses", backend: "pass", model: "resp-2", stream: true, tokens: LEDGER.responses, complete: true },
+  // Usage events that reach the proxy in pieces (cut inside "usage"): put together before they are read.
+  { alias: "pass-chat-stream-split", client: "chat", backend: "pass", model: "chat-split-1", stream: true, includeUsage: true, tokens: LEDGER.chat, complete: true },
+  { alias: "pass-ant-stream-split", client: "anthropic", backend: "pass", model: "ant-split-1", stream: true, tokens: LEDGER.anthropic, complete: true },
+  { alias: "pass-resp-stream-split", client: "responses", backend: "pass", model: "resp-split-1", stream: true, tokens: LEDGER.responses, complete: true },
+  { alias: "chat-to-ant-stream-split", client: "chat", backend: "ant", model: "ant-split-2", stream: true, tokens: LEDGER.anthropic, complete: true },
   // Translated: the provider's usage, read in its own protocol.
   { alias: "chat-to-ant-json", client: "chat", backend: "ant", model: "ant-4", stream: false, tokens: LEDGER.anthropic },
   { alias: "chat-to-ant-stream", client: "chat", backend: "ant", model: "ant-5", stream: true, tokens: LEDGER.anthropic, complete: true },
