@@ -82,7 +82,7 @@ describe("keys: who may ask, for what", () => {
   beforeAll(async () => {
     up = new UsageProvider();
     proxy = await ProxyProcess.start(config(up.url), { env: { BOB_KEY: BOB } });
-  });
+  }, 60_000);
   afterAll(async () => {
     await proxy?.[Symbol.asyncDispose]();
     await up?.[Symbol.asyncDispose]();

@@ -61,7 +61,7 @@ describe("key limits: 429 before anything goes upstream", () => {
   beforeAll(async () => {
     up = new UsageProvider();
     proxy = await ProxyProcess.start(config(up.url));
-  });
+  }, 60_000);
   afterAll(async () => {
     await proxy?.[Symbol.asyncDispose]();
     await up?.[Symbol.asyncDispose]();

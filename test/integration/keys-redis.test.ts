@@ -47,7 +47,7 @@ maybe("key limits shared by two instances through Redis", () => {
     [a, b] = await Promise.all([ProxyProcess.start(config(up.url, redis.url)), ProxyProcess.start(config(up.url, redis.url))]);
     // Each instance decides alone until its link is up: wait for both.
     await Promise.all([a, b].map((p) => p.waitForOutput("sharing key limits through Redis", "the Redis limits link")));
-  });
+  }, 60_000);
   afterAll(async () => {
     await a?.[Symbol.asyncDispose]();
     await b?.[Symbol.asyncDispose]();

@@ -124,5 +124,5 @@ describe("kill -9 of the proxy under load", () => {
     expect(limited()).toBe(1);
     // And the ledger goes on in the same file.
     await waitFor(() => sqliteRows(database).filter((r) => r.alias === "cool").length === 2, "the new row after the old ones");
-  });
+  }, 60_000);
 });

@@ -71,7 +71,7 @@ describe("the usage ledger of a running proxy", () => {
     ];
     expect(statuses).toEqual([200, 200, 500, 429, 403, 200, 200, 401, 401, 404]);
     rows = await waitForRows(() => sqliteRows(db()), () => true, 7);
-  });
+  }, 60_000);
   afterAll(async () => {
     await proxy?.[Symbol.asyncDispose]();
     await up?.[Symbol.asyncDispose]();

@@ -48,7 +48,7 @@ maybe("two proxy instances sharing one Postgres ledger", () => {
     sql = new SQL({ url: pg.url, max: 1 });
     up = new UsageProvider();
     [a, b] = await Promise.all([ProxyProcess.start(config(up.url, pg.url)), ProxyProcess.start(config(up.url, pg.url))]);
-  });
+  }, 60_000);
   afterAll(async () => {
     await a?.[Symbol.asyncDispose]();
     await b?.[Symbol.asyncDispose]();
@@ -93,5 +93,5 @@ maybe("two proxy instances sharing one Postgres ledger", () => {
     const mine = (await (await fetch(`${c.url}/usage`, { headers: { authorization: `Bearer ${ALICE}` } })).json()) as { budget: { spent_usd: number; remaining_usd: number } };
     expect(mine.budget.spent_usd).toBeCloseTo(0.036, 9);
     expect(mine.budget.remaining_usd).toBe(0);
-  });
+  }, 60_000);
 });

@@ -120,7 +120,7 @@ describe("usage read from every answer, into the ledger", () => {
       answers.set(c.alias, { status: res.status, text: await res.text() });
     }
     rows = await waitForRows(() => sqliteRows(join(proxy.dir, "data", "llm-proxy.db")), () => true, CASES.length);
-  });
+  }, 60_000);
   afterAll(async () => {
     await proxy?.[Symbol.asyncDispose]();
     await up?.[Symbol.asyncDispose]();
