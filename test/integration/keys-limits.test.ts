@@ -36,6 +36,8 @@ keys:
   - { name: usd003, key: ${key("usd003")}, budget: { usd: 0.03, per: day } }
   - { name: tok250, key: ${key("tok250")}, budget: { tokens: 250, per: week } }
   - { name: anyone, key: ${key("anyone")} }
+  - { name: shut, key: ${key("shut")}, limits: { rpm: 0 } }
+  - { name: broke, key: ${key("broke")}, budget: { usd: 0 } }
 `;
 
 interface Answer {
@@ -206,6 +208,17 @@ describe("key limits: 429 before anything goes upstream", () => {
     // The key's own /usage says what is left: nothing.
     const usage = (await (await fetch(`${proxy.url}/usage`, { headers: { authorization: `Bearer ${key("tok250")}` } })).json()) as { budget: { tokens: number; spent_tokens: number; remaining_tokens: number } };
     expect(usage.budget).toMatchObject({ tokens: 250, spent_tokens: 360, remaining_tokens: 0 });
+  });
+
+  test("a limit of 0 says it refuses every request and where to change it, not when it frees", async () => {
+    const before = upstream("chat-quick");
+    const shut = await ask("shut", "quick");
+    expect(shut.status).toBe(429);
+    expect(shut.body.error!.message).toBe('key "shut" has rpm: 0, which refuses every request; raise keys[].limits.rpm in the config to let it in');
+    const broke = await ask("broke", "quick", { path: "/v1/messages" });
+    expect(broke.status).toBe(429);
+    expect(broke.body.error!.message).toBe('key "broke" has a budget of $0.00, which refuses every request; raise keys[].budget.usd in the config to let it in');
+    expect(upstream("chat-quick")).toBe(before);
   });
 
   test("a key without limits and the proxy key are never limited", async () => {
