@@ -53,15 +53,28 @@ export function humanDuration(ms: number): string {
   return second === 0 ? `${first} ${bigName}` : `${first} ${bigName} ${second} ${smallName}`;
 }
 
+/** A limit set to 0 never frees: the message says so, and which setting lets the key in. */
+function shutOut(who: string, seen: Seen): string | undefined {
+  const never = (what: string, setting: string) => `${who} has ${what}, which refuses every request; raise keys[].${setting} in the config to let it in`;
+  if (seen.limit === "rpm" && seen.rpm === 0) return never("rpm: 0", "limits.rpm");
+  if (seen.limit === "tpm" && seen.tpm === 0) return never("tpm: 0", "limits.tpm");
+  if (seen.limit === "concurrent" && seen.concurrent === 0) return never("concurrent: 0", "limits.concurrent");
+  if (seen.limit === "budget" && (seen.usd === 0 || seen.tokens === 0)) {
+    return seen.usd === 0 ? never(`a budget of ${usd(0)}`, "budget.usd") : never("a budget of 0 tokens", "budget.tokens");
+  }
+  return undefined;
+}
+
 export function refusal(keyName: string, seen: Seen, now: number): Refused {
   const who = `key ${JSON.stringify(keyName)}`;
+  const never = shutOut(who, seen);
   if (seen.limit === "concurrent") {
     return {
       ok: false,
       limit: "concurrent",
       retryAfterSeconds: CONCURRENT_RETRY_SECONDS,
       freesAt: undefined,
-      message: `${who} is at its concurrency limit (concurrent: ${seen.concurrent} request${seen.concurrent === 1 ? "" : "s"} in flight); it frees when one of them finishes`,
+      message: never ?? `${who} is at its concurrency limit (concurrent: ${seen.concurrent} request${seen.concurrent === 1 ? "" : "s"} in flight); it frees when one of them finishes`,
     };
   }
   const waitMs = Math.max(0, seen.waitMs);
@@ -78,5 +91,5 @@ export function refusal(keyName: string, seen: Seen, now: number): Refused {
     if (seen.tokens !== undefined) caps.push(`${count(seen.tokens)} tokens, ${count(seen.spent.tokens)} used`);
     message = `${who} has used up its ${periodAdjective(seen.per)} budget (budget: ${caps.join("; ")} since ${iso(periodStart(seen.per, now))}); it frees ${when}`;
   }
-  return { ok: false, limit: seen.limit, retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)), freesAt, message };
+  return { ok: false, limit: seen.limit, retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)), freesAt, message: never ?? message };
 }

@@ -100,7 +100,8 @@ export class RequestRun {
   noRouteServed(candidates: Plan): Forwarded {
     const response = finalAnswer(this.ctx, this.req, { records: this.records, cooling: candidates.cooling + this.cooling, firstFreeMs: candidates.firstFreeMs, timedOut: this.timedOut, last: this.last });
     this.ctx.observer?.request(this.req.alias.name, "failed", response.status);
-    return { response, done: Promise.resolve(this.record(response.status, "failed")) };
+    // The pair whose answer the client got, when one did.
+    return { response, done: Promise.resolve(this.record(response.status, "failed", this.last?.route)) };
   }
 
   /** An answer the proxy gives itself, without trying a route (a token estimate, a 400). */

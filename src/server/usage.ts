@@ -9,15 +9,24 @@ const iso = (ms: number) => new Date(ms).toISOString();
 /**
  * GET /usage?from=…&to=…&by=key|alias|backend|model|day: totals from the ledger. The
  * proxy key (or an open proxy) sees every key and may filter with `key=`; a key of
- * `keys:` sees its own totals only, with what is left of its budget.
+ * `keys:` sees its own totals only, with what is left of its budget (another key's: 403;
+ * an expired key: 401, as everywhere).
  */
 export async function usageAnswer(req: Request, url: URL, principal: Principal, services: KeyServices, protocol: Protocol): Promise<Response> {
   if (req.method !== "GET" && req.method !== "HEAD") return errorResponse("method_not_allowed", protocol, `${req.method} is not allowed on /usage; use GET`, { allow: "GET" });
-  const { ledger } = services;
-  if (!ledger) return errorResponse("not_found", protocol, "the usage ledger is off (usage.enabled: false), or it could not be opened (see the start-up log)");
   const now = Date.now();
   const params = new URLSearchParams(url.search);
-  if (principal.kind === "key") params.set("key", principal.key.name);
+  if (principal.kind === "key") {
+    const { key } = principal;
+    if (now >= key.expiresAt) return errorResponse("key_expired", protocol, `key ${JSON.stringify(key.name)} expired at ${iso(key.expiresAt)}; ask for a new one`);
+    const asked = params.get("key");
+    if (asked && asked !== key.name) {
+      return errorResponse("operator_only", protocol, `key ${JSON.stringify(key.name)} may read only its own usage; leave out key=, or ask with the proxy's own key (proxy_api_key) for another key's`);
+    }
+    params.set("key", key.name);
+  }
+  const { ledger } = services;
+  if (!ledger) return errorResponse("not_found", protocol, "the usage ledger is off (usage.enabled: false), or it could not be opened (see the start-up log)");
   const query = parseUsageQuery(params, now);
   if (!query.ok) return errorResponse("invalid_json", protocol, `${query.message}`);
   // Rows wait up to a second in memory: what was answered before this request is counted.
