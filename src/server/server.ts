@@ -13,6 +13,7 @@ import { route, type RouteContext } from "./routes.ts";
 /** Bun's idle timeout for connections between requests (its default). */
 const IDLE_SECONDS = 10;
 
+
 /** Bun's own cap sits above `limits.max_body_mb`, so the proxy's clear 413 answers first. */
 const BUN_BODY_CAP = 1025 * 1024 * 1024;
 
@@ -46,6 +47,8 @@ export interface ServerOptions {
   readonly cooldowns?: CooldownTable;
   /** Key limits and the usage ledger; local counters and no ledger when absent. */
   readonly services?: KeyServices;
+  /** Seconds a connection may sit idle between requests (Bun's default, 10); proxied requests have none. */
+  readonly idleSeconds?: number;
 }
 
 export interface ProxyServer {
@@ -102,6 +105,7 @@ export function startServer(initial: Config, log: Logger, options: ServerOptions
   const hooks = options.hooks ?? {};
   const startedAt = Date.now();
   const inFlight = new InFlight(hooks.observer);
+  const idleSeconds = options.idleSeconds ?? IDLE_SECONDS;
   const services: KeyServices = options.services ?? { limiter: new LocalLimiter(), ledger: undefined };
   const contextFor = (config: Config): RouteContext => {
     const proxy: ProxyContext = { config, cooldowns, log, mask: createMask(config.secrets), observer: hooks.observer };
@@ -130,7 +134,7 @@ export function startServer(initial: Config, log: Logger, options: ServerOptions
     const { response, done } = result.proxied;
     // In flight until the request is over (a stream at its end), so a graceful shutdown waits for it.
     void done.then((record) => {
-      server.timeout(req, IDLE_SECONDS);
+      server.timeout(req, idleSeconds);
       inFlight.leave();
       hooks.onDone?.(record);
     });
@@ -140,7 +144,7 @@ export function startServer(initial: Config, log: Logger, options: ServerOptions
   const server = Bun.serve({
     hostname: options.hostname ?? initial.listen.hostname,
     port: options.port ?? initial.listen.port,
-    idleTimeout: IDLE_SECONDS,
+    idleTimeout: idleSeconds,
     maxRequestBodySize: BUN_BODY_CAP,
     reusePort: options.reusePort ?? false,
     fetch: handle,

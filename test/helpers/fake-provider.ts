@@ -72,6 +72,12 @@ export class FakeProvider {
 
 const encoder = new TextEncoder();
 
+/** The model a request to a fake provider names (the route's upstream model). */
+export const modelOf = (r: Received) => (JSON.parse(r.text) as { model: string }).model;
+
+/** A chat completion saying which model served it, with that model's name. */
+export const echo = (r: Received) => Response.json(chatCompletion(`served by ${modelOf(r)}`, modelOf(r)));
+
 /** An OpenAI chat completion body. */
 export function chatCompletion(content: string, model = "real-model") {
   return {

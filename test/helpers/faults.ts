@@ -260,6 +260,9 @@ export class RawProvider implements AsyncDisposable {
   }
 }
 
+/** A provider that resets every connection as soon as a request has come on it: every request to it is a network error. */
+export const resetting = () => new RawProvider((exchange) => exchange.reset());
+
 /** Reads a whole body; a body that breaks off yields what came before and the error. */
 export async function readAll(res: Response): Promise<{ text: string; error?: Error }> {
   const reader = res.body!.getReader();

@@ -1,4 +1,3 @@
-import type { Socket, TCPSocketListener } from "bun";
 
 /** POSTs a body (a string is sent byte for byte, anything else as JSON) to the proxy. */
 export function post(url: string, body: unknown, headers: Record<string, string> = {}, init: RequestInit = {}): Promise<Response> {
@@ -24,38 +23,6 @@ export async function openaiError(res: Response): Promise<OpenAIErrorBody> {
 }
 export async function anthropicError(res: Response): Promise<AnthropicErrorBody> {
   return (await res.json()) as AnthropicErrorBody;
-}
-
-/**
- * A "provider" that accepts TCP connections and closes each one as soon as the
- * request arrives: every request to it is a network error. Counts connections.
- */
-export class ResettingServer implements AsyncDisposable {
-  connections = 0;
-  private readonly listener: TCPSocketListener<undefined>;
-
-  constructor() {
-    this.listener = Bun.listen<undefined>({
-      hostname: "127.0.0.1",
-      port: 0,
-      socket: {
-        open: () => {
-          this.connections++;
-        },
-        data: (socket: Socket<undefined>) => {
-          socket.terminate();
-        },
-      },
-    });
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${this.listener.port}`;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    this.listener.stop(true);
-  }
 }
 
 /** Resolves with `promise`, or rejects after `ms` naming `what` (for promises that should settle soon). */

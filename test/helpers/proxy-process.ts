@@ -90,6 +90,11 @@ export class ProxyProcess implements AsyncDisposable {
     return this.proc.pid;
   }
 
+  /** The port it listens on (from the listening line). */
+  get port(): number {
+    return Number(new URL(this.url).port);
+  }
+
   /** Both outputs, for assertions and failure messages. */
   get output(): string {
     return `${this.stdout}${this.stderr}`;

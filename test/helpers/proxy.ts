@@ -1,7 +1,7 @@
 import { parseConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/types.ts";
 import { Logger, type LogSink } from "../../src/log/logger.ts";
-import { startServer, type ProxyServer } from "../../src/server/server.ts";
+import { startServer, type ProxyServer, type ServerOptions } from "../../src/server/server.ts";
 
 /** Captures log lines instead of printing them. */
 export class CapturedLog implements LogSink {
@@ -28,12 +28,12 @@ export interface TestProxy extends AsyncDisposable {
 }
 
 /** Starts the proxy on 127.0.0.1, port 0, with a config given as YAML. */
-export function startProxy(yaml: string, env: Record<string, string | undefined> = {}): TestProxy {
+export function startProxy(yaml: string, env: Record<string, string | undefined> = {}, options: Omit<ServerOptions, "hostname" | "port"> = {}): TestProxy {
   const config = configFrom(yaml, env);
   const sink = new CapturedLog();
   const logger = new Logger(sink);
   logger.configure({ ...config.logging, generalFile: "" }, config.secrets);
-  const proxy = startServer(config, logger, { hostname: "127.0.0.1", port: 0 });
+  const proxy = startServer(config, logger, { ...options, hostname: "127.0.0.1", port: 0 });
   return {
     url: proxy.url,
     proxy,

@@ -1,10 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { chatCompletion, FakeProvider, waitFor, type Received } from "../helpers/fake-provider.ts";
+import { chatCompletion, echo, FakeProvider, modelOf, waitFor } from "../helpers/fake-provider.ts";
 import { anthropicError, openaiError, post } from "../helpers/http.ts";
 import { startProxy } from "../helpers/proxy.ts";
-
-const modelOf = (r: Received) => (JSON.parse(r.text) as { model: string }).model;
-const echo = (r: Received) => Response.json(chatCompletion("hi", modelOf(r)));
 
 describe("cooldown", () => {
   test("a failed pair is skipped on the next request and used again once its cooldown is over", async () => {

@@ -1,10 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { chatCompletion, FakeProvider, type Received } from "../helpers/fake-provider.ts";
-import { anthropicError, openaiError, post, ResettingServer } from "../helpers/http.ts";
+import { chatCompletion, echo, FakeProvider } from "../helpers/fake-provider.ts";
+import { resetting } from "../helpers/faults.ts";
+import { anthropicError, openaiError, post } from "../helpers/http.ts";
 import { startProxy } from "../helpers/proxy.ts";
-
-const modelOf = (r: Received) => (JSON.parse(r.text) as { model: string }).model;
-const echo = (r: Received) => Response.json(chatCompletion("hi", modelOf(r)));
 
 /** Two routes: `first` at priority 1, `second` at priority 2, with the given fallback/detection YAML. */
 function twoRoutes(first: string, second: string, extra = "") {
@@ -131,17 +129,17 @@ describe("the final answer when every route fails", () => {
 
   test("is the last upstream answer even when a later attempt had a network error", async () => {
     await using first = new FakeProvider(() => Response.json({ error: { message: "first is down" } }, { status: 503 }));
-    await using broken = new ResettingServer();
+    await using broken = resetting();
     await using proxy = startProxy(twoRoutes(first.url, broken.url));
     const res = await post(`${proxy.url}/v1/chat/completions`, { model: "m" });
-    expect(broken.connections).toBeGreaterThanOrEqual(1);
+    expect(broken.exchanges.length).toBeGreaterThanOrEqual(1);
     expect(res.status).toBe(503);
     expect(await res.text()).toContain("first is down");
   });
 
   test("is 502 upstream_unavailable when no attempt got an answer", async () => {
-    await using one = new ResettingServer();
-    await using two = new ResettingServer();
+    await using one = resetting();
+    await using two = resetting();
     await using proxy = startProxy(twoRoutes(one.url, two.url));
     const res = await post(`${proxy.url}/v1/chat/completions`, { model: "m" });
     expect(res.status).toBe(502);
@@ -150,13 +148,13 @@ describe("the final answer when every route fails", () => {
     expect(body.error.code).toBe("upstream_unavailable");
     expect(body.error.message).toContain('"m"');
     expect(JSON.stringify(body)).not.toContain("sk-first-backend-key-1111");
-    expect(one.connections).toBeGreaterThanOrEqual(1);
-    expect(two.connections).toBeGreaterThanOrEqual(1);
+    expect(one.exchanges.length).toBeGreaterThanOrEqual(1);
+    expect(two.exchanges.length).toBeGreaterThanOrEqual(1);
   });
 
   test("is 502 api_error in Anthropic's shape on /v1/messages when no attempt got an answer", async () => {
-    await using one = new ResettingServer();
-    await using two = new ResettingServer();
+    await using one = resetting();
+    await using two = resetting();
     await using proxy = startProxy(twoRoutes(one.url, two.url));
     const res = await post(`${proxy.url}/v1/messages`, { model: "m", max_tokens: 1, messages: [] });
     expect(res.status).toBe(502);

@@ -1,12 +1,10 @@
 import { describe, expect, test } from "bun:test";
-import { chatCompletion, FakeProvider, type Received } from "../helpers/fake-provider.ts";
+import { chatCompletion, echo, FakeProvider, modelOf } from "../helpers/fake-provider.ts";
 import { post } from "../helpers/http.ts";
 import { startProxy } from "../helpers/proxy.ts";
 
-const modelOf = (r: Received) => (JSON.parse(r.text) as { model: string }).model;
 const servedBy = async (res: Response) => ((await res.json()) as { model: string }).model;
 /** Answers as the model it was asked for, so a test can see who served. */
-const echo = (r: Received) => Response.json(chatCompletion("hi", modelOf(r)));
 const failing = (status: number) => () => Response.json({ error: { message: `failed with ${status}` } }, { status });
 
 describe("L1: routes of one alias", () => {

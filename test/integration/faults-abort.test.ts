@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { chatChunk, chatCompletion, FakeProvider, ScriptedStream, waitFor, type Received } from "../helpers/fake-provider.ts";
+import { chatChunk, chatCompletion, FakeProvider, modelOf, type Received, ScriptedStream, waitFor } from "../helpers/fake-provider.ts";
 import { cooldownOf, cooling, twoRoutes } from "../helpers/faults.ts";
 import { post, readUntil, within } from "../helpers/http.ts";
 import { startProxy, type TestProxy } from "../helpers/proxy.ts";
@@ -11,7 +11,6 @@ import { RawClient } from "../helpers/raw-http.ts";
  * served by the same route as if nothing had happened.
  */
 
-const modelOf = (r: Received) => (JSON.parse(r.text) as { model: string }).model;
 const ABORT_BOUND_MS = 2000;
 
 /** A provider whose first request is handled by `first`, and every later one answered normally. */

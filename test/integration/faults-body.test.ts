@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { brotliCompressSync } from "node:zlib";
-import { chatCompletion, FakeProvider, type Received } from "../helpers/fake-provider.ts";
+import { chatCompletion, echo, FakeProvider } from "../helpers/fake-provider.ts";
 import { cooldownOf, cooling, oneRoute, RawProvider, twoRoutes } from "../helpers/faults.ts";
 import { post, within } from "../helpers/http.ts";
 import { startProxy, type TestProxy } from "../helpers/proxy.ts";
@@ -8,8 +8,6 @@ import { RawClient } from "../helpers/raw-http.ts";
 
 /** Faults in bodies, both ways: answers that are errors, cut, or compressed; requests that are too large. */
 
-const modelOf = (r: Received) => (JSON.parse(r.text) as { model: string }).model;
-const echo = (r: Received) => Response.json(chatCompletion(`served by ${modelOf(r)}`, modelOf(r)));
 const portOf = (proxy: TestProxy) => Number(new URL(proxy.url).port);
 
 async function nextIsServedBy(proxy: TestProxy, model: string): Promise<void> {

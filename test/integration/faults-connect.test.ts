@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { chatCompletion, FakeProvider, type Received } from "../helpers/fake-provider.ts";
-import { BlackholeListener, cooldownOf, cooling, refusedUrl, twoRoutes } from "../helpers/faults.ts";
-import { post, ResettingServer, within } from "../helpers/http.ts";
+import { chatCompletion, echo, FakeProvider } from "../helpers/fake-provider.ts";
+import { BlackholeListener, cooldownOf, cooling, refusedUrl, resetting, twoRoutes } from "../helpers/faults.ts";
+import { post, within } from "../helpers/http.ts";
 import { startProxy, type TestProxy } from "../helpers/proxy.ts";
 import { optionalTool } from "../helpers/tools.ts";
 
@@ -12,9 +12,6 @@ const python3Tool = optionalTool("python3", Bun.which("python3") !== null, "apt-
  * completes, a reset, silence, a redirect. Each falls back to route b, cools a,
  * and leaves the proxy serving the next request normally.
  */
-
-const modelOf = (r: Received) => (JSON.parse(r.text) as { model: string }).model;
-const echo = (r: Received) => Response.json(chatCompletion(`served by ${modelOf(r)}`, modelOf(r)));
 
 async function ask(proxy: TestProxy): Promise<{ status: number; model: string; ms: number }> {
   const started = performance.now();
@@ -79,18 +76,18 @@ describe("faults before any answer", () => {
   });
 
   test("a reset before the response head falls back and cools the pair", async () => {
-    await using broken = new ResettingServer();
+    await using broken = resetting();
     await using second = new FakeProvider(echo);
     await using proxy = startProxy(twoRoutes(broken.url, second.url));
     const first = await ask(proxy);
     expect(first.status).toBe(200);
     expect(first.model).toBe("model-b");
-    expect(broken.connections).toBeGreaterThanOrEqual(1);
+    expect(broken.exchanges.length).toBeGreaterThanOrEqual(1);
     expect(cooling(proxy)).toEqual(["a/model-a"]);
     expect(cooldownOf(proxy, "a/model-a")!.reason).toContain("network error");
-    const connections = broken.connections;
+    const connections = broken.exchanges.length;
     await nextIsServedByB(proxy, second);
-    expect(broken.connections).toBe(connections);
+    expect(broken.exchanges.length).toBe(connections);
   });
 
   test("a provider that accepts but sends no head falls back after first_byte_seconds and sees the abort", async () => {

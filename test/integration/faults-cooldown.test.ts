@@ -1,13 +1,10 @@
 import { describe, expect, test } from "bun:test";
-import { chatCompletion, FakeProvider, waitFor, type Received } from "../helpers/fake-provider.ts";
+import { chatCompletion, echo, FakeProvider, waitFor } from "../helpers/fake-provider.ts";
 import { cooldownOf, cooling, oneRoute, twoRoutes } from "../helpers/faults.ts";
 import { post } from "../helpers/http.ts";
 import { startProxy, type TestProxy } from "../helpers/proxy.ts";
 
 /** How long a fault cools a pair, and what happens when the cooldown ends. */
-
-const modelOf = (r: Received) => (JSON.parse(r.text) as { model: string }).model;
-const echo = (r: Received) => Response.json(chatCompletion(`served by ${modelOf(r)}`, modelOf(r)));
 
 async function servedBy(proxy: TestProxy): Promise<string> {
   const res = await post(`${proxy.url}/v1/chat/completions`, { model: "m" });

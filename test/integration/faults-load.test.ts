@@ -4,7 +4,7 @@ import { dataOf, events, RawProvider } from "../helpers/faults.ts";
 import { startProxy } from "../helpers/proxy.ts";
 import { RawClient, type RawResult } from "../helpers/raw-http.ts";
 import { expectStreamsAtOnce, heldStreamsConfig } from "../helpers/many-streams.ts";
-import { SpawnedProxy } from "../helpers/spawned-proxy.ts";
+import { ProxyProcess } from "../helpers/proxy-process.ts";
 
 /**
  * Many streams at once. The clients are raw sockets: Bun's fetch runs at most 256
@@ -98,6 +98,6 @@ logging: { level: error }
 
 describe("many long streams through the real proxy process", () => {
   test("started without BUN_CONFIG_MAX_HTTP_REQUESTS, 400 streams held open at once all reach the provider (it starts itself again with it)", async () => {
-    await expectStreamsAtOnce(400, (url) => SpawnedProxy.start(heldStreamsConfig(url), { BUN_CONFIG_MAX_HTTP_REQUESTS: "" }));
+    await expectStreamsAtOnce(400, (url) => ProxyProcess.start(heldStreamsConfig(url), { env: { BUN_CONFIG_MAX_HTTP_REQUESTS: "" } }));
   }, 60_000);
 });

@@ -1,13 +1,12 @@
 import { describe, expect, test } from "bun:test";
 import { anthropicStream } from "../helpers/anthropic.ts";
-import { chatChunk, FakeProvider, ScriptedStream, type Received } from "../helpers/fake-provider.ts";
+import { chatChunk, FakeProvider, modelOf, type Received, ScriptedStream } from "../helpers/fake-provider.ts";
 import { cooldownOf, cooling, events, RawProvider, readAll, readRest, twoRoutes } from "../helpers/faults.ts";
 import { post, readUntil } from "../helpers/http.ts";
 import { startProxy } from "../helpers/proxy.ts";
 
 /** Edges of streamed answers: a connection lost after the completion marker, and a first event that never ends. */
 
-const modelOf = (r: Received) => (JSON.parse(r.text) as { model: string }).model;
 const SSE = { "content-type": "text/event-stream" };
 const streamRequest = { model: "m", stream: true, messages: [{ role: "user", content: "hi" }] };
 
@@ -81,7 +80,9 @@ describe("a stream that never makes a line", () => {
     await expectServedByB(await streamed);
     // Past 1 MiB without one event it is not SSE: the proxy stops holding it and falls back.
     expect(cooldownOf(proxy, "a/model-a")!.reason).toBe("no event in the stream's first 1 MiB");
-    // Scanning each byte once keeps every health check fast; rescanning the growing line on every chunk does not.
-    expect(Math.max(...latencies)).toBeLessThan(200);
+    // Scanning each byte once keeps every health check quick (a few ms here); rescanning the growing line on
+    // every chunk held the loop for seconds. The bound is far above the expected, for a busy machine.
+    expect(latencies.length).toBeGreaterThan(0);
+    expect(Math.max(...latencies)).toBeLessThan(2000);
   });
 });

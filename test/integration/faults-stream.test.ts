@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { anthropicStream } from "../helpers/anthropic.ts";
-import { chatChunk, FakeProvider, ScriptedStream, waitFor, type Received } from "../helpers/fake-provider.ts";
+import { chatChunk, FakeProvider, modelOf, type Received, ScriptedStream, waitFor } from "../helpers/fake-provider.ts";
 import { cooldownOf, cooling, dataOf, events, RawProvider, readAll, readRest, twoRoutes, type BodyReader } from "../helpers/faults.ts";
 import { post, readUntil, within } from "../helpers/http.ts";
 import { startProxy, type TestProxy } from "../helpers/proxy.ts";
@@ -11,7 +11,6 @@ import { startProxy, type TestProxy } from "../helpers/proxy.ts";
  * completion marker, and cools the pair.
  */
 
-const modelOf = (r: Received) => (JSON.parse(r.text) as { model: string }).model;
 const SSE = { "content-type": "text/event-stream" };
 
 /** A complete, healthy stream. */

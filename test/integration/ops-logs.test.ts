@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { chatCompletion, FakeProvider, waitFor, type Received } from "../helpers/fake-provider.ts";
+import { chatCompletion, FakeProvider, modelOf, waitFor } from "../helpers/fake-provider.ts";
 import { post } from "../helpers/http.ts";
 import { killAllProxies, ProxyProcess } from "../helpers/proxy-process.ts";
 
@@ -9,7 +9,6 @@ afterAll(killAllProxies);
 
 const KEY = "sk-proxy-logs-0123456789abcdef";
 const AUTH = { authorization: `Bearer ${KEY}` };
-const modelOf = (r: Received) => (JSON.parse(r.text) as { model: string }).model;
 /** Model "broken" fails with 500; anything else is answered. */
 const provider = () => new FakeProvider((r) => (modelOf(r) === "broken" ? Response.json({ error: { message: "down" } }, { status: 500 }) : Response.json(chatCompletion("hi", modelOf(r)))));
 

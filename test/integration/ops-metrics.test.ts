@@ -1,13 +1,12 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { promtool, promtoolTool } from "../helpers/promtool.ts";
-import { chatChunk, chatCompletion, FakeProvider, waitFor, type Received } from "../helpers/fake-provider.ts";
+import { chatChunk, chatCompletion, FakeProvider, modelOf, waitFor } from "../helpers/fake-provider.ts";
 import { post } from "../helpers/http.ts";
 import { killAllProxies, ProxyProcess, sample } from "../helpers/proxy-process.ts";
 
 afterAll(killAllProxies);
 
 const KEY = "sk-proxy-metrics-0123456789abcdef";
-const modelOf = (r: Received) => (JSON.parse(r.text) as { model: string }).model;
 const SSE = `${chatChunk("Hel")}${chatChunk("lo")}data: [DONE]\n\n`;
 
 /** "limited" answers 429, "down*" 500, anything else works (streamed when asked). */
@@ -45,7 +44,6 @@ const scrape = async (proxy: ProxyProcess, headers: Record<string, string> = { "
   return { status: res.status, type: res.headers.get("content-type"), text: await res.text() };
 };
 const ask = (proxy: ProxyProcess, model: string, stream = false) => post(`${proxy.url}/v1/chat/completions`, { model, stream, messages: [] }, { "x-api-key": KEY });
-
 
 describe("/metrics of the real process", () => {
   test("counters move as requests succeed, fall back (l1 and l2), fail, cool pairs down and stream", async () => {

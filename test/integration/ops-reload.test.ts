@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { POLL_INTERVAL_MS } from "../../src/config/reload.ts";
-import { chatCompletion, FakeProvider, waitFor, type Received } from "../helpers/fake-provider.ts";
+import { chatCompletion, echo, FakeProvider, modelOf, waitFor } from "../helpers/fake-provider.ts";
 import { post } from "../helpers/http.ts";
 import { killAllProxies, ProxyProcess } from "../helpers/proxy-process.ts";
 
@@ -8,8 +8,6 @@ afterAll(killAllProxies);
 
 const KEY = "sk-proxy-reload-0123456789abcdef";
 const AUTH = { authorization: `Bearer ${KEY}` };
-const modelOf = (r: Received) => (JSON.parse(r.text) as { model: string }).model;
-const echo = (r: Received) => Response.json(chatCompletion("hi", modelOf(r)));
 
 /** A config with one backend `a` and one route per alias, to `real-<alias>`; `tail` is appended as is. */
 function yaml(url: string, aliases: string[] = ["m"], tail = ""): string {

@@ -1,11 +1,10 @@
 import { describe, expect, test } from "bun:test";
-import { chatCompletion, FakeProvider, type Received } from "../helpers/fake-provider.ts";
+import { chatCompletion, FakeProvider, modelOf } from "../helpers/fake-provider.ts";
 import { post } from "../helpers/http.ts";
 import { startProxy } from "../helpers/proxy.ts";
 
 const KEY = "sk-proxy-ids-0123456789abcdef";
 const AUTH = { authorization: `Bearer ${KEY}` };
-const modelOf = (r: Received) => (JSON.parse(r.text) as { model: string }).model;
 
 /** Model "broken" fails with 503; others answer with the provider's own x-request-id. */
 async function setup() {

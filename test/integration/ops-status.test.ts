@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { chatCompletion, FakeProvider, type Received } from "../helpers/fake-provider.ts";
+import { chatCompletion, FakeProvider, modelOf } from "../helpers/fake-provider.ts";
 import { post } from "../helpers/http.ts";
 import { startProxy } from "../helpers/proxy.ts";
 
@@ -8,7 +8,6 @@ const AUTH = { authorization: `Bearer ${KEY}` };
 const BACKEND_KEY = "sk-ant-api03-status0123456789abcdefghijklmnopqrstu";
 const GOOGLE_KEY = "AIzaSyStatus0123456789abcdefghijklmnopq";
 const HEADER_KEY = "hdr-secret-0123456789";
-const modelOf = (r: Received) => (JSON.parse(r.text) as { model: string }).model;
 
 interface Cooldown {
   backend: string;

@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { join } from "node:path";
-import { chatCompletion, FakeProvider, type Received } from "../helpers/fake-provider.ts";
+import { chatCompletion, FakeProvider, modelOf } from "../helpers/fake-provider.ts";
 import { post } from "../helpers/http.ts";
 import { startProxy } from "../helpers/proxy.ts";
 
@@ -18,8 +18,6 @@ async function originalConfig(primary: string, secondary: string): Promise<strin
   expect(replaced).not.toContain(":8080");
   return replaced;
 }
-
-const modelOf = (r: Received) => (JSON.parse(r.text) as { model: string }).model;
 
 test("the original's example config serves anthropic/claude-sonnet-4 through the primary backend", async () => {
   await using primary = new FakeProvider((r) => Response.json(chatCompletion("from primary", modelOf(r))));

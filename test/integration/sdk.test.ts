@@ -2,7 +2,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import { describe, expect, test } from "bun:test";
 import OpenAI from "openai";
 import { anthropicMessage, anthropicStream } from "../helpers/anthropic.ts";
-import { chatChunk, chatCompletion, FakeProvider, ScriptedStream, type Received } from "../helpers/fake-provider.ts";
+import { chatChunk, chatCompletion, FakeProvider, modelOf, ScriptedStream } from "../helpers/fake-provider.ts";
 import { startProxy } from "../helpers/proxy.ts";
 
 const KEY = "sk-proxy-key-0123456789abcdef";
@@ -20,8 +20,6 @@ models:
   claude:
     routes: [{ backend: ant, model: claude-real }]
 `;
-
-const modelOf = (r: Received) => (JSON.parse(r.text) as { model: string }).model;
 
 describe("OpenAI SDK", () => {
   test("streams chat completions in lock-step: chunk k+1 leaves the provider only after the SDK yielded chunk k", async () => {

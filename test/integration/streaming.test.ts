@@ -1,10 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { anthropicErrorEvent, anthropicStream } from "../helpers/anthropic.ts";
-import { chatChunk, FakeProvider, ScriptedStream, waitFor, type Received } from "../helpers/fake-provider.ts";
+import { chatChunk, FakeProvider, modelOf, type Received, ScriptedStream, waitFor } from "../helpers/fake-provider.ts";
 import { post, readUntil, within } from "../helpers/http.ts";
 import { startProxy } from "../helpers/proxy.ts";
-
-const modelOf = (r: Received) => (JSON.parse(r.text) as { model: string }).model;
 
 /** A provider whose whole SSE body is `events`, each sent as its own chunk. */
 function sse(events: readonly string[], status = 200): Response {
