@@ -254,6 +254,21 @@ async function startAll(pin: Pinning, binary: string | undefined, dir: string, w
   return { pin, ticks: clockTicks(), provider, proxies, floor, baseline: baselineCmd !== undefined, body, scripts, served: new Map(), peakReset: true };
 }
 
+/** `--page`: reads the proxy's status page feed for the rest of the run, as an open browser tab does. */
+async function openPage(proxy: Serving): Promise<void> {
+  const res = await fetch(`http://127.0.0.1:${proxy.port}/status/events`, { headers: { authorization: `Bearer ${PROXY_KEY}` } });
+  if (!res.ok || !res.body) throw new Error(`${proxy.name}: GET /status/events answered ${res.status} (is ui on?)`);
+  const reader = res.body.getReader();
+  void (async () => {
+    try {
+      while (!(await reader.read()).done);
+    } catch {
+      // The proxy stopped at the end of the run.
+    }
+  })();
+  say(`bench: ${proxy.name}: a status page feed is open`);
+}
+
 /** JIT and connection pools warm before anything counts; a failure here means the setup is broken, so the run stops. */
 async function warmUp(bench: Bench): Promise<void> {
   say("bench: warming up");
@@ -389,6 +404,7 @@ async function main(): Promise<number> {
 
   const source = binary ? "" : commit();
   const bench = await startAll(pin, binary, dir, options.floor, baseline?.cmd);
+  if (options.page) for (const via of ["proxy", "proxy-quiet"] as const) await openPage(bench.proxies.get(via)!);
   await warmUp(bench);
   const run = await runRounds(bench, options);
   const report = render(run.results, {

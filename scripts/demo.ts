@@ -93,7 +93,11 @@ Try it (another terminal):
 The first request, and the first after each 10 s cooldown, meets the rate-limited
 provider and falls back to the healthy one; the others go straight to the healthy one.
 
-What the proxy sees (routes, cooldowns) and its metrics:
+The status page, live (sign in with the key ${DEMO_KEY}):
+
+  ${proxy.url}/ui
+
+What the proxy sees (routes, cooldowns) and its metrics, as JSON and text:
 
   curl -H "Authorization: Bearer ${DEMO_KEY}" ${proxy.url}/status
   curl -H "Authorization: Bearer ${DEMO_KEY}" ${proxy.url}/metrics

@@ -29,6 +29,7 @@ export function startupSummary(config: Config, url: string, usage?: string): str
   lines.push(`  backends: ${backends.map((b) => `${b.name}${b.enabled ? "" : " (disabled)"}`).join(", ") || "none"}`);
   lines.push(`  models: ${[...config.aliases.keys()].join(", ") || "none"}`);
   if (usage !== undefined) lines.push(`  usage: ${usage}`);
+  lines.push(`  status page: ${config.ui.enabled ? `${url}${config.ui.path} (sign in with the proxy key)` : "off (ui.enabled; on by default when proxy_api_key is set)"}`);
   if (config.warnings.length > 0) lines.push(`  ${plural(config.warnings.length, "warning")}:`);
   return lines.join("\n");
 }
@@ -46,6 +47,7 @@ export async function serve(path: string): Promise<ProxyServer> {
   log.configure(config.logging, config.secrets);
   const multi = config.workers > 1 && process.platform === "linux";
   let reloader: ConfigReloader | undefined;
+  let reloadError: { at: number; message: string } | null = null;
   let cluster: ClusterLink | undefined;
   const metrics = new ProxyMetrics();
   let activeNow = 0;
@@ -75,6 +77,7 @@ export async function serve(path: string): Promise<ProxyServer> {
       // "Write the file, then send a request" works, as in the original: at most one stat per 100 ms.
       beforeRequest: () => reloader?.maybeReload(),
       cluster: () => cluster?.status(),
+      reloadError: () => reloadError,
       version: VERSION,
     },
   });
@@ -107,6 +110,7 @@ export async function serve(path: string): Promise<ProxyServer> {
     onReload(next, summary) {
       // Logged before the new logging settings apply: a reload to `level: warn` still says what it did.
       log.info(summary);
+      reloadError = null;
       log.configure(next.logging, next.secrets);
       proxy.setConfig(next);
       metrics.reload("ok");
@@ -121,7 +125,8 @@ export async function serve(path: string): Promise<ProxyServer> {
     },
     onRejected(problems) {
       metrics.reload("rejected");
-      log.error(describeRejection(problems, path));
+      reloadError = { at: Date.now(), message: describeRejection(problems, path) };
+      log.error(reloadError.message);
     },
     onMissing(file, detail) {
       log.warn(`the config file ${file} is gone (${detail}); still serving the configuration loaded last`);

@@ -24,6 +24,8 @@ export interface Options {
   /** `--peer`: other proxies in front of the same provider (fleet runs). */
   readonly peers: readonly string[];
   readonly peersDir?: string;
+  /** `--page`: a status page's live feed kept open on each llm-proxy under test (not the baseline's). */
+  readonly page: boolean;
   /** Whether --duration / --rounds were given (the fleet run has its own defaults). */
   readonly given: ReadonlySet<string>;
 }
@@ -69,6 +71,8 @@ Options:
                    {upstream}, {config}, {dir}, {file:PATH} placeholders; runs everything in a network
                    namespace of its own (root, ip). Repeatable.
   --peers-dir DIR  where scripts/bench/peers.ts installed the npm peers (default ~/.cache/llm-proxy-bench-peers)
+  --page           keep a status page's live feed (GET /status/events) open on this checkout's proxies
+                   for the whole run, as a browser with the page open does
   --help           print this help
 
 Needs Linux, wrk (apt-get install wrk) and, with two or more CPUs, taskset (apt-get install util-linux).
@@ -94,6 +98,7 @@ export function parseOptions(argv: readonly string[]): Options | "help" {
   let translated = false;
   const peers: string[] = [];
   let peersDir: string | undefined;
+  let page = false;
   const given = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -135,6 +140,9 @@ export function parseOptions(argv: readonly string[]): Options | "help" {
       case "--peers-dir":
         peersDir = value();
         break;
+      case "--page":
+        page = true;
+        break;
       case "--duration":
         durationS = whole(value(), 1);
         break;
@@ -168,7 +176,7 @@ export function parseOptions(argv: readonly string[]): Options | "help" {
   for (const f of ["--streams", "--events", "--interval-ms", "--clients", "--translated", "--peer"]) {
     if (given.has(f) && !fleet) throw new SetupError(`${f} belongs to the fleet run: add --fleet`);
   }
-  return { durationS, rounds, out, binary, keep, floor, baseline, fleet: fleet ? { streams, events, intervalMs, clients, translated } : undefined, peers, peersDir, given };
+  return { durationS, rounds, out, binary, keep, floor, baseline, fleet: fleet ? { streams, events, intervalMs, clients, translated } : undefined, peers, peersDir, page, given };
 }
 
 export interface Pinning {

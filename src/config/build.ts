@@ -250,6 +250,7 @@ export function buildConfig(raw: RawConfig, file: string, problems: Problems, to
     inspectBytes: Math.floor(raw.limits.inspect_kib * 1024),
     maxResponseBytes: Math.floor(raw.limits.max_response_mb * 1024 * 1024),
     metricsPublic: raw.metrics.public,
+    ui: buildUi(raw, problems),
     shutdownGraceMs: raw.shutdown_grace_seconds * 1000,
     cluster: { redisUrl: raw.cluster.redis_url, keyPrefix: raw.cluster.key_prefix },
     workers: raw.workers,
@@ -262,4 +263,13 @@ export function buildConfig(raw: RawConfig, file: string, problems: Problems, to
     usage: { enabled: raw.usage.enabled, database: raw.usage.database, retentionDays: raw.usage.retention_days },
     warnings: problems.filter((p) => p.severity === "warning"),
   };
+}
+
+/** The page is on by default only when a proxy key guards it: an open proxy does not show its routes to passers-by. */
+function buildUi(raw: RawConfig, problems: Problems): Config["ui"] {
+  const enabled = raw.ui.enabled ?? raw.proxy_api_key !== "";
+  if (raw.ui.enabled === true && raw.proxy_api_key === "") {
+    warn(problems, ["ui", "enabled"], "the status page is on without proxy_api_key: anyone who can reach the proxy sees its routes and can clear cooldowns there");
+  }
+  return { enabled, path: raw.ui.path };
 }

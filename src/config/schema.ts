@@ -187,6 +187,14 @@ const keySchema = v.object(
   mapping("a key (a mapping with name and key)"),
 );
 
+/** Paths the page may not take: the proxy's own endpoints and the API prefixes clients use. */
+const RESERVED_PATHS = ["/v1", "/health", "/healthz", "/metrics", "/status", "/usage", "/models", "/chat", "/completions", "/embeddings", "/responses"];
+
+function isPagePath(path: string): boolean {
+  if (!/^(\/[A-Za-z0-9_-]+)+$/.test(path)) return false;
+  return !RESERVED_PATHS.some((r) => path === r || path.startsWith(`${r}/`));
+}
+
 export const configSchema = v.object(
   {
     listen: v.nullish(text, "127.0.0.1:8080"),
@@ -264,6 +272,17 @@ export const configSchema = v.object(
       {},
     ),
     metrics: v.nullish(v.object({ public: v.nullish(bool, false) }, mapping("a mapping")), {}),
+    ui: v.nullish(
+      v.object(
+        {
+          // No default here: absent means "on when proxy_api_key is set" (build.ts).
+          enabled: v.nullish(bool),
+          path: v.nullish(v.pipe(text, v.check(isPagePath, `expected a path such as /ui: a leading /, letters, digits, - and _, and not one of the proxy's own paths (${RESERVED_PATHS.join(", ")})`)), "/ui"),
+        },
+        mapping("a mapping"),
+      ),
+      {},
+    ),
     shutdown_grace_seconds: v.nullish(seconds, 30),
     cluster: v.nullish(
       v.object(

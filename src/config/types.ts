@@ -120,6 +120,8 @@ export interface Config {
   readonly maxResponseBytes: number;
   /** `metrics.public`: /metrics without the proxy key. */
   readonly metricsPublic: boolean;
+  /** `ui`: the status page, and where it is served. */
+  readonly ui: { readonly enabled: boolean; readonly path: string };
   readonly shutdownGraceMs: number;
   /** `cluster`: cooldowns shared through Redis; empty `redisUrl` = this process only. */
   readonly cluster: { readonly redisUrl: string; readonly keyPrefix: string };

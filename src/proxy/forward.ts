@@ -31,7 +31,10 @@ export interface ProxyContext extends AttemptContext {
 
 /** One upstream attempt, for logs, per-request files and metrics lines. */
 export interface AttemptRecord {
+  /** `backend/model`, for people. */
   readonly route: string;
+  /** The pair's cooldown key. */
+  readonly key: string;
   readonly ms: number;
   readonly status?: number;
   readonly result: string;

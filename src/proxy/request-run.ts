@@ -67,7 +67,7 @@ export class RequestRun {
   gone(route: Route, ms: number): Forwarded {
     const { cooldowns, log, observer } = this.ctx;
     cooldowns.release(route.key);
-    this.records.push({ route: describeRoute(route), ms, result: "client gone" });
+    this.records.push({ route: describeRoute(route), key: route.key, ms, result: "client gone" });
     log.info(`client went away during attempt ${this.records.length} (${describeRoute(route)})`, this.req.id);
     observer?.request(this.req.alias.name, "client_gone", 499);
     return { response: new Response(null, { status: 499, headers: { "x-request-id": this.req.id } }), done: Promise.resolve(this.record(499, "client_gone", route)) };
@@ -78,7 +78,7 @@ export class RequestRun {
     const { cooldowns, log, observer } = this.ctx;
     const req = this.req;
     cooldowns.succeeded(route.key);
-    this.records.push({ route: describeRoute(route), ms, status: outcome.status, result: "ok" });
+    this.records.push({ route: describeRoute(route), key: route.key, ms, status: outcome.status, result: "ok" });
     observer?.attempt(route.backend.name, route.model, "ok", ms / 1000);
     observer?.firstByte(route.backend.name, route.model, outcome.firstByteMs / 1000);
     observer?.request(req.alias.name, "served", outcome.status);
@@ -90,7 +90,7 @@ export class RequestRun {
 
   /** The route failed: recorded, cooled down as the policy says, its answer kept in case no route serves. */
   failed(route: Route, outcome: Failed, ms: number): void {
-    this.records.push({ route: describeRoute(route), ms, status: outcome.status, result: outcome.reason });
+    this.records.push({ route: describeRoute(route), key: route.key, ms, status: outcome.status, result: outcome.reason });
     this.ctx.observer?.attempt(route.backend.name, route.model, "failure", ms / 1000);
     if (outcome.answer) this.last = { answer: outcome.answer, route };
     coolDown(this.ctx, this.req, route, outcome);

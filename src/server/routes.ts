@@ -11,6 +11,8 @@ import { withoutKey } from "./auth.ts";
 import { readIncoming } from "./incoming.ts";
 import { identify, isOperator, type Principal } from "./keys.ts";
 import { modelList } from "./models.ts";
+import type { LiveStatus } from "./live.ts";
+import { spendReport } from "./spend.ts";
 import { statusReport } from "./status.ts";
 import { usageAnswer } from "./usage.ts";
 
@@ -27,6 +29,8 @@ export interface RouteContext {
   /** The cluster link's state, for /status. */
   readonly cluster?: () => ClusterStatus | undefined;
   readonly services: KeyServices;
+  /** The status page's feed, when `ui` is on. */
+  readonly live?: LiveStatus;
 }
 
 /** A request on its way in: its id, and where it is going. */
@@ -95,6 +99,14 @@ export async function route(r: Routed, ctx: RouteContext): Promise<RouteResult> 
 
   if (!principal) return own(unauthorized(protocol));
   if (path === "/usage") return own(await usageAnswer(req, new URL(req.url), principal, ctx.services, protocol));
+  if (ctx.live && (path === "/status/events" || path === "/status/spend")) {
+    const refused = operatorCheck(principal, protocol, path) ?? (method === "GET" ? undefined : methodNotAllowed(protocol, method, path, "GET"));
+    if (refused) return own(refused);
+    if (path === "/status/spend") return own(Response.json(await spendReport(config, ctx.services, Date.now()), { headers: { "cache-control": "no-store" } }));
+    // The feed sends every second; Bun's idle timer has nothing to cut, and a page that stops reading is dropped by the feed.
+    r.server.timeout(req, 0);
+    return own(ctx.live.subscribe(req.signal));
+  }
   if (path === "/status" || path === "/status/cooldowns") {
     const refused = operatorCheck(principal, protocol, path);
     if (refused) return own(refused);

@@ -8,7 +8,10 @@ import { errorResponse } from "../proxy/errors.ts";
 import type { ProxyContext, ProxyObserver, RequestRecord } from "../proxy/forward.ts";
 import { LocalLimiter } from "../ops/limits.ts";
 import type { KeyServices } from "../ops/usage-services.ts";
+import { TrafficRecorder } from "../ops/traffic.ts";
+import { LiveStatus } from "./live.ts";
 import { route, type RouteContext } from "./routes.ts";
+import page from "./ui/page.html";
 
 /** Bun's idle timeout for connections between requests (its default). */
 const IDLE_SECONDS = 10;
@@ -35,6 +38,8 @@ export interface ServerHooks {
   readonly version?: string;
   /** The cluster link's state, for /status. */
   readonly cluster?: () => ClusterStatus | undefined;
+  /** The last reload the proxy refused (for the status page), or null. */
+  readonly reloadError?: () => { readonly at: number; readonly message: string } | null;
 }
 
 export interface ServerOptions {
@@ -109,8 +114,27 @@ export function startServer(initial: Config, log: Logger, options: ServerOptions
   const services: KeyServices = options.services ?? { limiter: new LocalLimiter(), ledger: undefined };
   const contextFor = (config: Config): RouteContext => {
     const proxy: ProxyContext = { config, cooldowns, log, mask: createMask(config.secrets), observer: hooks.observer };
-    return { proxy, startedAt, version: hooks.version ?? "", metrics: hooks.metrics, cluster: hooks.cluster, services };
+    return { proxy, startedAt, version: hooks.version ?? "", metrics: hooks.metrics, cluster: hooks.cluster, services, live: live?.status };
   };
+
+  /** The status page's traffic recorder and feed; the page itself is served by Bun from the bundle built into the executable. */
+  function startLive() {
+    const traffic = new TrafficRecorder();
+    const status = new LiveStatus({
+      config: () => context.proxy.config,
+      mask: () => context.proxy.mask,
+      cooldowns,
+      traffic,
+      instance: () => {
+        const cluster = hooks.cluster?.();
+        const refused = hooks.reloadError?.();
+        const reloadError = refused ? { at: refused.at, message: context.proxy.mask(refused.message) } : null;
+        return { version: hooks.version ?? "", startedAt, reloadError, cluster: cluster ? { connected: cluster.connected } : null, workers: context.proxy.config.workers, usage: services.ledger !== undefined };
+      },
+    }, initial);
+    return { traffic, status };
+  }
+  const live = initial.ui.enabled ? startLive() : undefined;
   let context = contextFor(initial);
 
   const handle = async (req: Request, server: Server<undefined>): Promise<Response> => {
@@ -136,6 +160,7 @@ export function startServer(initial: Config, log: Logger, options: ServerOptions
     void done.then((record) => {
       server.timeout(req, idleSeconds);
       inFlight.leave();
+      live?.traffic.record(record);
       hooks.onDone?.(record);
     });
     return response;
@@ -147,6 +172,9 @@ export function startServer(initial: Config, log: Logger, options: ServerOptions
     idleTimeout: idleSeconds,
     maxRequestBodySize: BUN_BODY_CAP,
     reusePort: options.reusePort ?? false,
+    // The page is static (no configuration in it); Bun serves it and its assets from the bundle.
+    ...(initial.ui.enabled ? { routes: { [initial.ui.path]: page } } : {}),
+    development: false,
     fetch: handle,
     error(error) {
       log.error(`internal error: ${error.stack ?? error.message}`);
@@ -164,6 +192,7 @@ export function startServer(initial: Config, log: Logger, options: ServerOptions
       context = contextFor(next);
     },
     async shutdown(graceMs) {
+      live?.status.close();
       void server.stop(false);
       if (inFlight.count > 0) await Promise.race([inFlight.idle(), Bun.sleep(graceMs)]);
       const left = inFlight.count;
