@@ -106,93 +106,126 @@ class InFlight {
 
 /** Bun.serve on the configured address, with the proxy's endpoints and its in-flight accounting. */
 export function startServer(initial: Config, log: Logger, options: ServerOptions = {}): ProxyServer {
-  const cooldowns = options.cooldowns ?? new CooldownTable();
-  const hooks = options.hooks ?? {};
-  const startedAt = Date.now();
-  const inFlight = new InFlight(hooks.observer);
-  const idleSeconds = options.idleSeconds ?? IDLE_SECONDS;
-  const services: KeyServices = options.services ?? { limiter: new LocalLimiter(), ledger: undefined };
-  const contextFor = (config: Config): RouteContext => {
-    const proxy: ProxyContext = { config, cooldowns, log, mask: createMask(config.secrets), observer: hooks.observer };
-    return { proxy, startedAt, version: hooks.version ?? "", metrics: hooks.metrics, cluster: hooks.cluster, services, live: live?.status };
-  };
-
-  /** The status page's traffic recorder and feed; the page itself is served by Bun from the bundle built into the executable. */
-  function startLive() {
-    const traffic = new TrafficRecorder();
-    const status = new LiveStatus({
-      config: () => context.proxy.config,
-      mask: () => context.proxy.mask,
-      cooldowns,
-      traffic,
-      instance: () => {
-        const cluster = hooks.cluster?.();
-        const refused = hooks.reloadError?.();
-        const reloadError = refused ? { at: refused.at, message: context.proxy.mask(refused.message) } : null;
-        return { version: hooks.version ?? "", startedAt, reloadError, cluster: cluster ? { connected: cluster.connected } : null, workers: context.proxy.config.workers, usage: services.ledger !== undefined };
-      },
-    }, initial);
-    return { traffic, status };
-  }
-  const live = initial.ui.enabled ? startLive() : undefined;
-  let context = contextFor(initial);
-
-  const handle = async (req: Request, server: Server<undefined>): Promise<Response> => {
-    hooks.beforeRequest?.();
-    const { id, fromClient } = requestId(req.headers);
-    inFlight.enter();
-    let result;
-    try {
-      result = await route({ req, server, id, fromClient }, context);
-    } catch (error) {
-      inFlight.leave();
-      throw error;
-    }
-    if ("own" in result) {
-      inFlight.leave();
-      const response = result.own;
-      if (!response.headers.has("x-request-id")) response.headers.set("x-request-id", id);
-      if (REJECTIONS.has(response.status) && response.headers.get("content-type")?.includes("json")) hooks.observer?.request("", "rejected", response.status);
-      return response;
-    }
-    const { response, done } = result.proxied;
-    // In flight until the request is over (a stream at its end), so a graceful shutdown waits for it.
-    void done.then((record) => {
-      server.timeout(req, idleSeconds);
-      inFlight.leave();
-      live?.traffic.record(record);
-      hooks.onDone?.(record);
-    });
-    return response;
-  };
-
+  const requests = new Requests(initial, log, options);
   const server = Bun.serve({
     hostname: options.hostname ?? initial.listen.hostname,
     port: options.port ?? initial.listen.port,
-    idleTimeout: idleSeconds,
+    idleTimeout: requests.idleSeconds,
     maxRequestBodySize: BUN_BODY_CAP,
     reusePort: options.reusePort ?? false,
     // The page is static (no configuration in it); Bun serves it and its assets from the bundle.
     ...(initial.ui.enabled ? { routes: { [initial.ui.path]: page } } : {}),
     development: false,
-    fetch: handle,
+    fetch: (req, server) => requests.handle(req, server),
     error(error) {
       log.error(`internal error: ${error.stack ?? error.message}`);
       return errorResponse("internal_error", "openai", "llm-proxy hit an internal error; the details are in its log");
     },
   });
+  return controls(server, requests);
+}
 
+/** What every request shares: the current configuration's context, the counters, the status page's recorder. */
+class Requests {
+  readonly cooldowns: CooldownTable;
+  readonly idleSeconds: number;
+  readonly inFlight: InFlight;
+  readonly live: { readonly traffic: TrafficRecorder; readonly status: LiveStatus } | undefined;
+  private readonly hooks: ServerHooks;
+  private readonly startedAt = Date.now();
+  private readonly services: KeyServices;
+  private context: RouteContext;
+
+  constructor(
+    initial: Config,
+    private readonly log: Logger,
+    options: ServerOptions,
+  ) {
+    this.cooldowns = options.cooldowns ?? new CooldownTable();
+    this.hooks = options.hooks ?? {};
+    this.idleSeconds = options.idleSeconds ?? IDLE_SECONDS;
+    this.inFlight = new InFlight(this.hooks.observer);
+    this.services = options.services ?? { limiter: new LocalLimiter(), ledger: undefined };
+    this.live = initial.ui.enabled ? this.startLive(initial) : undefined;
+    this.context = this.contextFor(initial);
+  }
+
+  get config(): Config {
+    return this.context.proxy.config;
+  }
+
+  /** New requests get this configuration; requests in flight keep theirs. */
+  setConfig(config: Config): void {
+    this.context = this.contextFor(config);
+  }
+
+  async handle(req: Request, server: Server<undefined>): Promise<Response> {
+    this.hooks.beforeRequest?.();
+    const { id, fromClient } = requestId(req.headers);
+    this.inFlight.enter();
+    let result;
+    try {
+      result = await route({ req, server, id, fromClient }, this.context);
+    } catch (error) {
+      this.inFlight.leave();
+      throw error;
+    }
+    if ("own" in result) {
+      this.inFlight.leave();
+      return this.ownAnswer(result.own, id);
+    }
+    const { response, done } = result.proxied;
+    // In flight until the request is over (a stream at its end), so a graceful shutdown waits for it.
+    void done.then((record) => {
+      server.timeout(req, this.idleSeconds);
+      this.inFlight.leave();
+      this.live?.traffic.record(record);
+      this.hooks.onDone?.(record);
+    });
+    return response;
+  }
+
+  /** An answer made here: it carries the request id, and a refusal is counted. */
+  private ownAnswer(response: Response, id: string): Response {
+    if (!response.headers.has("x-request-id")) response.headers.set("x-request-id", id);
+    if (REJECTIONS.has(response.status) && response.headers.get("content-type")?.includes("json")) this.hooks.observer?.request("", "rejected", response.status);
+    return response;
+  }
+
+  private contextFor(config: Config): RouteContext {
+    const { hooks } = this;
+    const proxy: ProxyContext = { config, cooldowns: this.cooldowns, log: this.log, mask: createMask(config.secrets), observer: hooks.observer };
+    return { proxy, startedAt: this.startedAt, version: hooks.version ?? "", metrics: hooks.metrics, cluster: hooks.cluster, services: this.services, live: this.live?.status };
+  }
+
+  /** The status page's traffic recorder and feed; the page itself is served by Bun from the bundle built into the executable. */
+  private startLive(initial: Config) {
+    const traffic = new TrafficRecorder();
+    const status = new LiveStatus({ config: () => this.config, mask: () => this.context.proxy.mask, cooldowns: this.cooldowns, traffic, instance: () => this.instance() }, initial);
+    return { traffic, status };
+  }
+
+  private instance() {
+    const { hooks } = this;
+    const cluster = hooks.cluster?.();
+    const refused = hooks.reloadError?.();
+    const reloadError = refused ? { at: refused.at, message: this.context.proxy.mask(refused.message) } : null;
+    return { version: hooks.version ?? "", startedAt: this.startedAt, reloadError, cluster: cluster ? { connected: cluster.connected } : null, workers: this.config.workers, usage: this.services.ledger !== undefined };
+  }
+}
+
+/** The running server as serve.ts and the tests hold it. */
+function controls(server: Server<undefined>, requests: Requests): ProxyServer {
+  const { inFlight } = requests;
   return {
     server,
     url: `http://${server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname}:${server.port}`,
-    cooldowns,
-    config: () => context.proxy.config,
+    cooldowns: requests.cooldowns,
+    config: () => requests.config,
     inFlight: () => inFlight.count,
-    setConfig(next) {
-      context = contextFor(next);
-    },
+    setConfig: (next) => requests.setConfig(next),
     async shutdown(graceMs) {
-      live?.status.close();
+      requests.live?.status.close();
       void server.stop(false);
       if (inFlight.count > 0) await Promise.race([inFlight.idle(), Bun.sleep(graceMs)]);
       const left = inFlight.count;
