@@ -14,7 +14,7 @@ import { cpus as osCpus, release, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { allowedCpus, childEnv, clockTicks, cpuTicks, selfTicksWithChildren, settle, waitForQuiet, watchCpus, killAllNow, outputTail, peakRssMiB, resetPeakRss, spawnTracked, startServing, stopAll, type Serving } from "./bench/processes.ts";
 import { describeJob, fmtMs, fmtRate, interferenceNote, LARGE, LEVELS, MAIN, render, Results, SMALL, viaName, type Job, type Sample, type Via } from "./bench/report.ts";
-import { baselineCommand, parseOptions, preflight, proxyConfig, SetupError, USAGE, writeBodies, type Options, type Pinning } from "./bench/setup.ts";
+import { baselineCommand, parseOptions, preflight, proxyConfig, SetupError, USAGE, writeBodies, type Options, type Pinning, type Users } from "./bench/setup.ts";
 import { baselineTable } from "./bench/compare.ts";
 import { MAX_REQUESTS, MAX_REQUESTS_ENV } from "../src/relaunch.ts";
 import { runFleet } from "./bench/fleet-main.ts";
@@ -219,7 +219,7 @@ function logBytes(dir: string): number {
 }
 
 /** The provider and the two proxies (logging.level info and error; and the baseline's two), each pinned and checked to be the listening process. */
-async function startAll(pin: Pinning, binary: string | undefined, dir: string, withFloor: boolean, baselineCmd: string[] | undefined): Promise<Bench> {
+async function startAll(pin: Pinning, binary: string | undefined, dir: string, withFloor: boolean, baselineCmd: string[] | undefined, keys?: number): Promise<Bench> {
   const body = writeBodies(dir, [SMALL, LARGE]);
   const scripts = new Map<string, string>();
   for (const viaProxy of [false, true]) {
@@ -231,7 +231,8 @@ async function startAll(pin: Pinning, binary: string | undefined, dir: string, w
   const proxyCmd = binary ? [binary] : [process.execPath, join(ROOT, "src", "main.ts")];
   const startProxy = async (name: string, level: "info" | "error", cmd = proxyCmd, tag = "proxy") => {
     const config = join(dir, `config-${tag}-${level}.yaml`);
-    writeFileSync(config, proxyConfig(provider.port, level, join(dir, `${tag}-${level}`, "logs")));
+    const users: Users = keys === undefined ? { kind: "plain" } : tag === "baseline" ? { kind: "bare" } : { kind: "keys", count: keys };
+    writeFileSync(config, proxyConfig(provider.port, level, join(dir, `${tag}-${level}`, "logs"), users));
     // Spawned directly (not through `bun run`), so the PID is the serving process; startServing checks that it listens.
     const serving = await startServing(name, [...pin.proxy, ...cmd, "-config", config], join(dir, `${tag}-${level}.out`), {
       cwd: dir,
@@ -403,7 +404,8 @@ async function main(): Promise<number> {
   say(`bench: ${pin.description}`);
 
   const source = binary ? "" : commit();
-  const bench = await startAll(pin, binary, dir, options.floor, baseline?.cmd);
+  if (options.keys !== undefined && options.page) throw new SetupError("--keys and --page do not go together: with --keys the proxy has no proxy key for the page's feed");
+  const bench = await startAll(pin, binary, dir, options.floor, baseline?.cmd, options.keys);
   if (options.page) for (const via of ["proxy", "proxy-quiet"] as const) await openPage(bench.proxies.get(via)!);
   await warmUp(bench);
   const run = await runRounds(bench, options);

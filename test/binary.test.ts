@@ -6,6 +6,7 @@ import pkg from "../package.json" with { type: "json" };
 import { build, fileName, hostTarget } from "../scripts/build.ts";
 import { chatChunk, chatCompletion, FakeProvider } from "./helpers/fake-provider.ts";
 import { expectStreamsAtOnce, heldStreamsConfig } from "./helpers/many-streams.ts";
+import { waitForListening } from "./helpers/proxy-process.ts";
 
 /**
  * The compiled executable, as a user runs it: built for this machine, started from
@@ -43,17 +44,10 @@ models:
     // A bunfig.toml and .env in the working folder must not be read by the binary.
     writeFileSync(join(run, "bunfig.toml"), `preload = ["./nope.ts"]\n`);
     writeFileSync(join(run, ".env"), "LLM_PROXY_TEST_DOTENV=loaded\n");
-    proc = Bun.spawn([exe], { cwd: run, stdout: "pipe", stderr: "pipe" });
-    const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
-    let out = "";
-    const deadline = Date.now() + 20_000;
-    while (!/listening on (http:\/\/\S+)/.test(out)) {
-      if (Date.now() > deadline) throw new Error(`the executable did not start:\n${out}`);
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`the executable exited:\n${out}${await new Response(proc.stderr as ReadableStream).text()}`);
-      out += new TextDecoder().decode(value);
-    }
-    address = /listening on (http:\/\/\S+)/.exec(out)![1]!;
+    const started = Bun.spawn([exe], { cwd: run, stdout: "pipe", stderr: "pipe" });
+    proc = started;
+    const { url, reader } = await waitForListening(started);
+    address = url;
     reader.releaseLock();
   }, 120_000);
 

@@ -26,6 +26,8 @@ export interface Options {
   readonly peersDir?: string;
   /** `--page`: a status page's live feed kept open on each llm-proxy under test (not the baseline's). */
   readonly page: boolean;
+  /** `--keys N`: this checkout's proxies serve N keys of `keys:` (the ledger on); the baseline, the proxy key alone with no ledger. */
+  readonly keys?: number;
   /** Whether --duration / --rounds were given (the fleet run has its own defaults). */
   readonly given: ReadonlySet<string>;
 }
@@ -71,6 +73,9 @@ Options:
                    {upstream}, {config}, {dir}, {file:PATH} placeholders; runs everything in a network
                    namespace of its own (root, ip). Repeatable.
   --peers-dir DIR  where scripts/bench/peers.ts installed the npm peers (default ~/.cache/llm-proxy-bench-peers)
+  --keys N         this checkout's proxies with N keys of keys: (limits, budget, ledger on; requests
+                   carry the first key) and, with --baseline, the baseline with the proxy key alone and
+                   the ledger off: what keys and the ledger cost (--baseline . compares the same code)
   --page           keep a status page's live feed (GET /status/events) open on this checkout's proxies
                    for the whole run, as a browser with the page open does
   --help           print this help
@@ -99,6 +104,7 @@ export function parseOptions(argv: readonly string[]): Options | "help" {
   const peers: string[] = [];
   let peersDir: string | undefined;
   let page = false;
+  let keys: number | undefined;
   const given = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -143,6 +149,9 @@ export function parseOptions(argv: readonly string[]): Options | "help" {
       case "--page":
         page = true;
         break;
+      case "--keys":
+        keys = whole(value(), 1);
+        break;
       case "--duration":
         durationS = whole(value(), 1);
         break;
@@ -176,7 +185,7 @@ export function parseOptions(argv: readonly string[]): Options | "help" {
   for (const f of ["--streams", "--events", "--interval-ms", "--clients", "--translated", "--peer"]) {
     if (given.has(f) && !fleet) throw new SetupError(`${f} belongs to the fleet run: add --fleet`);
   }
-  return { durationS, rounds, out, binary, keep, floor, baseline, fleet: fleet ? { streams, events, intervalMs, clients, translated } : undefined, peers, peersDir, page, given };
+  return { durationS, rounds, out, binary, keep, floor, baseline, fleet: fleet ? { streams, events, intervalMs, clients, translated } : undefined, peers, peersDir, page, keys, given };
 }
 
 export interface Pinning {
@@ -210,11 +219,25 @@ export function preflight(needWrk = true): Pinning {
 }
 
 /** A configuration in the shape of the shipped example, with the original's detection rules. */
-export function proxyConfig(providerPort: number, level: "info" | "error", logDir: string): string {
+/**
+ * How the proxy's own users are set up: `plain` (the default: the proxy key, the ledger
+ * on), `keys` (`--keys N`: N keys of `keys:` with limits and a budget, requests sent with
+ * the first one, the ledger on) or `bare` (`--keys`'s baseline: the proxy key, no keys, no
+ * ledger).
+ */
+export type Users = { readonly kind: "plain" } | { readonly kind: "keys"; readonly count: number } | { readonly kind: "bare" };
+
+function usersBlock(users: Users): string {
+  if (users.kind !== "keys") return `proxy_api_key: "${PROXY_KEY}"\n`;
+  // The first key's value is the one every bench request carries: the requests go through its limits and into the ledger under its name.
+  const keys = Array.from({ length: users.count }, (_, i) => `  - { name: "user-${i + 1}", key: "${i === 0 ? PROXY_KEY : `sk-bench-user-${i + 1}-0123456789abcdef`}", limits: { rpm: 100000000, tpm: 100000000000, concurrent: 100000 }, budget: { usd: 1000000, per: month } }`);
+  return `keys:\n${keys.join("\n")}\n`;
+}
+
+export function proxyConfig(providerPort: number, level: "info" | "error", logDir: string, users: Users = { kind: "plain" }): string {
   return `# Written by scripts/bench.ts: the shipped example's shape, the original's detection rules.
 listen: "127.0.0.1:0"
-proxy_api_key: "${PROXY_KEY}"
-
+${usersBlock(users)}
 backends:
   - name: "primary"
     url: "http://127.0.0.1:${providerPort}/v1"
@@ -256,6 +279,7 @@ logging:
 # Each proxy its own ledger, as each instance of a real deployment (an older proxy warns about the key and ignores it).
 usage:
   database: "${join(logDir, "..", "usage.db")}"
+  enabled: ${users.kind === "bare" ? "false" : "true"}
 `;
 }
 

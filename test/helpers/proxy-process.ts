@@ -23,6 +23,23 @@ export async function runMain(args: string[], cwd: string, timeoutMs = 20_000): 
   }
 }
 
+/**
+ * Reads a started proxy's stdout up to its "listening on" line (bounded): its URL, and
+ * the reader, for the caller to keep draining or release.
+ */
+export async function waitForListening(proc: Subprocess<"ignore" | "pipe" | "inherit", "pipe", "pipe">, what = "the executable", timeoutMs = 20_000): Promise<{ url: string; reader: { read(): Promise<{ done: boolean; value?: Uint8Array }>; releaseLock(): void } }> {
+  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
+  let out = "";
+  const deadline = Date.now() + timeoutMs;
+  while (!/listening on (http:\/\/\S+)/.test(out)) {
+    if (Date.now() > deadline) throw new Error(`${what} did not start:\n${out}`);
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`${what} exited:\n${out}${await new Response(proc.stderr).text()}`);
+    out += new TextDecoder().decode(value);
+  }
+  return { url: /listening on (http:\/\/\S+)/.exec(out)![1]!, reader };
+}
+
 export interface ProxyProcessOptions {
   /** Runs on the new working directory (a temp folder, removed at dispose) before the proxy starts. */
   readonly prepare?: (dir: string) => void;

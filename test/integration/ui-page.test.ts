@@ -5,6 +5,7 @@ import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { build, fileName, hostTarget } from "../../scripts/build.ts";
 import { chatCompletion, FakeProvider, modelOf, waitFor } from "../helpers/fake-provider.ts";
+import { waitForListening } from "../helpers/proxy-process.ts";
 import { optionalTool } from "../helpers/tools.ts";
 
 /**
@@ -60,17 +61,10 @@ models:
       - { backend: second, model: second-model, priority: 2 }
 `,
     );
-    proc = Bun.spawn([exe, "-config", join(work, "config.yaml")], { cwd: work, stdout: "pipe", stderr: "pipe" });
-    const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
-    let out = "";
-    const deadline = Date.now() + 20_000;
-    while (!/listening on (http:\/\/\S+)/.test(out)) {
-      if (Date.now() > deadline) throw new Error(`the executable did not start:\n${out}`);
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`the executable exited:\n${out}`);
-      out += new TextDecoder().decode(value);
-    }
-    url = /listening on (http:\/\/\S+)/.exec(out)![1]!;
+    const started = Bun.spawn([exe, "-config", join(work, "config.yaml")], { cwd: work, stdout: "pipe", stderr: "pipe" });
+    proc = started;
+    const { url: listening, reader } = await waitForListening(started);
+    url = listening;
     void (async () => {
       // Keep reading, so a full pipe never stalls the proxy.
       for (;;) if ((await reader.read()).done) return;
