@@ -9,6 +9,7 @@ import { GROUP_BYS, openLedger, type Ledger } from "../../src/ops/ledger.ts";
 import { persistCooldowns, restoreCooldowns } from "../../src/ops/ledger-cooldowns.ts";
 import { usageReport } from "../../src/ops/ledger-query.ts";
 import { groupOf, LedgerError } from "../../src/ops/ledger-schema.ts";
+import { SqliteStore } from "../../src/ops/ledger-sqlite.ts";
 import { waitFor } from "../helpers/fake-provider.ts";
 import { expectedSummary, LogLines, sampleRows, usageRow } from "../helpers/ledger-rows.ts";
 
@@ -46,6 +47,29 @@ describe("the SQLite ledger", () => {
     const tables = (db.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((t) => t.name);
     expect(tables).toEqual(["llm_proxy_cooldowns", "llm_proxy_usage"]);
     db.close();
+  });
+
+  test("150 rows recorded at once are written whole, in order, each row its own values (batched, several rows per INSERT)", async () => {
+    const path = join(tempDir(), "batch.db");
+    const ledger = await openLedger(path, { retentionDays: 0, log: new LogLines().log });
+    for (let i = 0; i < 150; i++) ledger.record(usageRow({ input: i, output: 1000 + i, key: `k${i % 7}`, firstByteMs: i % 3 === 0 ? null : i }));
+    await ledger.close();
+    const db = new Database(path, { readonly: true });
+    const rows = db.query("SELECT input_tokens AS input, output_tokens AS output, key_name AS key, first_byte_ms AS fb FROM llm_proxy_usage ORDER BY id").all() as { input: number; output: number; key: string; fb: number | null }[];
+    db.close();
+    expect(rows).toHaveLength(150);
+    rows.forEach((r, i) => expect(r).toEqual({ input: i, output: 1000 + i, key: `k${i % 7}`, fb: i % 3 === 0 ? null : i }));
+  });
+
+  test("one insert of 300 rows (128, 128 and 44 per statement) keeps every row, in order", async () => {
+    const path = join(tempDir(), "store.db");
+    const store = SqliteStore.open(path);
+    await store.insert(Array.from({ length: 300 }, (_, i) => usageRow({ input: i, alias: `a${i}` })));
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    const rows = db.query("SELECT input_tokens AS input, alias FROM llm_proxy_usage ORDER BY id").all() as { input: number; alias: string }[];
+    db.close();
+    expect(rows).toEqual(Array.from({ length: 300 }, (_, i) => ({ input: i, alias: `a${i}` })));
   });
 
   test("keeps every field of a row as given, nulls included", async () => {
