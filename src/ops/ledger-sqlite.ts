@@ -26,19 +26,19 @@ const reason = (error: unknown) => (error instanceof Error ? error.message : Str
 type Bind = string | number | null;
 
 /**
- * The embedded ledger: one SQLite file through bun:sqlite, in WAL mode. A commit is
- * durable once `insert` returns, against a killed process (a power cut may lose the
- * last commits with synchronous=NORMAL, never corrupt the file). Statements run
- * on the event loop, but only from the ledger's timers and a batch at a time, which
- * takes well under a millisecond for 100 rows.
- */
-/**
  * Rows per INSERT statement at most: one statement for many rows costs a quarter less
  * per row than one each (measured: 7.7 against 5.6 µs). A statement is prepared once
  * for each batch size met (batches are at most 100 rows by default).
  */
 const ROWS_PER_STATEMENT = 128;
 
+/**
+ * The embedded ledger: one SQLite file through bun:sqlite, in WAL mode. A commit is
+ * durable once `insert` returns, against a killed process (a power cut may lose the
+ * last commits with synchronous=NORMAL, never corrupt the file). Statements run
+ * on the event loop, but only from the ledger's timers and a batch at a time, which
+ * takes well under a millisecond for 100 rows.
+ */
 export class SqliteStore implements LedgerStore {
   private readonly inserts = new Map<number, Statement>();
   private readonly insertMany: (rows: readonly UsageRow[]) => void;

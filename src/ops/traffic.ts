@@ -5,6 +5,7 @@
  * is over (from the same record the logs get), so the request path pays a few array
  * writes and nothing else; percentiles are worked out when a bucket closes.
  */
+import { promptTokens } from "../protocols/usage.ts";
 import type { RequestRecord } from "../proxy/forward.ts";
 import type { Point, RecentRequest } from "./traffic-types.ts";
 
@@ -18,8 +19,8 @@ export const RECENT = 50;
 const SAMPLE_CAP = 512;
 
 /** A series is an alias (`alias:name`) or a backend+model pair (`route:key`). */
-export const aliasSeries = (alias: string) => `alias:${alias}`;
-export const routeSeries = (pairKey: string) => `route:${pairKey}`;
+const aliasSeries = (alias: string) => `alias:${alias}`;
+const routeSeries = (pairKey: string) => `route:${pairKey}`;
 
 export interface LastFailure {
   /** Epoch ms. */
@@ -102,7 +103,7 @@ export class TrafficRecorder {
       status: r.status,
       outcome: r.outcome,
       ms: Math.round(r.totalMs),
-      inputTokens: r.usage ? r.usage.input + r.usage.cacheRead + r.usage.cacheWrite : null,
+      inputTokens: r.usage ? promptTokens(r.usage) : null,
       outputTokens: r.usage ? r.usage.output : null,
     });
     if (this.recentRing.length > RECENT) this.recentRing.shift();

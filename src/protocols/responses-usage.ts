@@ -12,6 +12,7 @@
  */
 import { isObject, num, obj } from "./responses-guards.ts";
 import type { JsonObject, StreamEvent, Usage } from "./types.ts";
+import { promptTokens } from "./usage.ts";
 
 const count = (value: unknown): number => Math.max(0, Math.round(num(value) ?? 0));
 
@@ -81,7 +82,7 @@ export function responsesUsageToNeutral(value: unknown): Usage | undefined {
 
 /** Neutral `Usage` → Responses `usage` (input including cache reads and writes). */
 export function neutralToResponsesUsage(usage: Usage): JsonObject {
-  const input = usage.input + usage.cacheRead + usage.cacheWrite;
+  const input = promptTokens(usage);
   const inputDetails: JsonObject = { cached_tokens: usage.cacheRead };
   if (usage.cacheWrite > 0) inputDetails.cache_write_tokens = usage.cacheWrite;
   return {

@@ -66,12 +66,15 @@ export function usageFromChat(usage: unknown): Usage {
   return isObject(usage) ? countsToUsage(chatCounts(usage)) : ZERO_USAGE;
 }
 
+/** Every input token, cached ones included: what Chat calls `prompt_tokens` and Responses `input_tokens`. */
+export const promptTokens = (u: Usage) => u.input + u.cacheRead + u.cacheWrite;
+
 /**
  * `Usage` as a Chat usage object. Chat has no field for cache writes: they are
  * counted in `prompt_tokens` (as OpenAI counts them) and not named apart.
  */
 export function chatUsage(u: Usage): JsonObject {
-  const prompt = u.input + u.cacheRead + u.cacheWrite;
+  const prompt = promptTokens(u);
   return {
     prompt_tokens: prompt,
     completion_tokens: u.output,

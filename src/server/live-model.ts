@@ -90,6 +90,7 @@ export interface Spend {
 }
 
 export interface SpendRow {
+  /** A key's name ("" for the proxy key), or an alias. */
   readonly name: string;
   readonly requests: number;
   readonly input: number;

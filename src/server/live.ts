@@ -69,11 +69,6 @@ export class LiveStatus {
     this.plan = planOf(initial);
   }
 
-  /** Pages connected now. */
-  get connected(): number {
-    return this.pages.size;
-  }
-
   /** The event stream for one page; it ends when the page goes away. */
   subscribe(signal: AbortSignal): Response {
     let mine: ReadableStreamDefaultController<Uint8Array> | undefined;
@@ -96,7 +91,7 @@ export class LiveStatus {
     for (const page of this.pages) this.drop(page, true);
   }
 
-  snapshot(now: number): Snapshot {
+  private snapshot(now: number): Snapshot {
     const { config, pairs, aliases } = this.plan;
     this.s.traffic.roll(now);
     this.lastTick = now;
@@ -120,7 +115,7 @@ export class LiveStatus {
     };
   }
 
-  tickAt(now: number): Tick {
+  private tickAt(now: number): Tick {
     const closed = this.s.traffic.roll(now);
     const points: Record<string, Point> = {};
     for (const [name, point] of closed) {
@@ -214,4 +209,3 @@ export class LiveStatus {
     }
   }
 }
-

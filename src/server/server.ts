@@ -16,7 +16,6 @@ import page from "./ui/page.html";
 /** Bun's idle timeout for connections between requests (its default). */
 const IDLE_SECONDS = 10;
 
-
 /** Bun's own cap sits above `limits.max_body_mb`, so the proxy's clear 413 answers first. */
 const BUN_BODY_CAP = 1025 * 1024 * 1024;
 
@@ -115,6 +114,7 @@ export function startServer(initial: Config, log: Logger, options: ServerOptions
     reusePort: options.reusePort ?? false,
     // The page is static (no configuration in it); Bun serves it and its assets from the bundle.
     ...(initial.ui.enabled ? { routes: { [initial.ui.path]: page } } : {}),
+    // Without it Bun serves the page as a development bundle (hot reload client, unminified).
     development: false,
     fetch: (req, server) => requests.handle(req, server),
     error(error) {

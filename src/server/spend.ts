@@ -27,7 +27,7 @@ export async function spendReport(config: Config, services: KeyServices, now: nu
   });
   const span = async (from: number) => {
     const [byKey, byAlias] = await Promise.all([ledger.summary({ from, to: now + 1, by: "key" }), ledger.summary({ from, to: now + 1, by: "alias" })]);
-    return { byKey: byKey.map((r) => row(r.key === "" ? "(proxy key)" : r.key, r)), byAlias: byAlias.map((r) => row(r.alias, r)) };
+    return { byKey: byKey.map((r) => row(r.key, r)), byAlias: byAlias.map((r) => row(r.alias, r)) };
   };
   const [day, month] = await Promise.all([span(periodStart("day", now)), span(periodStart("month", now))]);
   const budgets: BudgetLeft[] = [];

@@ -7,9 +7,8 @@ import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import type { Point } from "../live-model.ts";
 import { el } from "./format.ts";
-import type { PageState } from "./state.ts";
+import { HISTORY_MS, type PageState } from "./state.ts";
 
-const HISTORY_MS = 15 * 60_000;
 const HEIGHT = 120;
 
 interface Chart {

@@ -8,7 +8,7 @@ import { call, refusal } from "./session.ts";
 export interface FeedHandlers {
   snapshot(s: Snapshot): void;
   tick(t: Tick): void;
-  /** "live", "reconnecting", or the reason it stopped for good (a refused key). */
+  /** Connected, or waiting to connect again (with what went wrong, when something did). */
   state(state: "live" | "reconnecting", detail?: string): void;
   refused(message: string): void;
 }
@@ -34,6 +34,7 @@ export class Feed {
     let failures = 0;
     while (!this.stopped) {
       this.abort = new AbortController();
+      let problem: string | undefined;
       try {
         const res = await call("/status/events", { signal: this.abort.signal });
         if (res.status === 401 || res.status === 403) {
@@ -45,11 +46,10 @@ export class Feed {
         this.on.state("live");
         await this.read(res.body);
       } catch (error) {
-        if (this.stopped) return;
-        this.on.state("reconnecting", error instanceof Error ? error.message : String(error));
+        problem = error instanceof Error ? error.message : String(error);
       }
       if (this.stopped) return;
-      this.on.state("reconnecting");
+      this.on.state("reconnecting", problem);
       await new Promise((resolve) => setTimeout(resolve, RETRY_MS[Math.min(failures++, RETRY_MS.length - 1)]));
     }
   }

@@ -4,6 +4,9 @@ export const ms = (n: number | null | undefined) => (n === null || n === undefin
 
 export const count = (n: number) => n.toLocaleString();
 
+/** A key as the ledger and the request list name it: "" is the proxy key. */
+export const keyLabel = (name: string) => name || "(proxy key)";
+
 export const tokens = (n: number | null | undefined) => (n === null || n === undefined ? "–" : n.toLocaleString());
 
 export const usd = (n: number | null | undefined) => (n === null || n === undefined ? "–" : `$${n < 0.01 && n > 0 ? n.toFixed(6) : n.toFixed(2)}`);

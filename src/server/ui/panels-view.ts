@@ -1,6 +1,6 @@
 /** The instance facts, the usage and spend tables, and the list of the last requests. */
 import type { Spend, SpendRow } from "../live-model.ts";
-import { clock, count, duration, el, ms, row, tokens, usd } from "./format.ts";
+import { clock, count, duration, el, keyLabel, ms, row, tokens, usd } from "./format.ts";
 import type { PageState } from "./state.ts";
 
 export function renderInstance(root: HTMLElement, state: PageState): void {
@@ -23,12 +23,12 @@ export function renderInstance(root: HTMLElement, state: PageState): void {
 
 const SPEND_HEAD = ["", "requests", "tokens in", "cached", "tokens out", "cost"];
 
-function spendTable(title: string, rows: readonly SpendRow[]): HTMLElement {
+function spendTable(title: "key" | "alias", rows: readonly SpendRow[]): HTMLElement {
   const box = el("div", undefined, "scroll");
   const table = el("table");
   table.append(row([title, ...SPEND_HEAD.slice(1)], [1, 2, 3, 4, 5], true));
   if (rows.length === 0) table.append(row(["nothing yet", "", "", "", "", ""]));
-  for (const r of rows) table.append(row([r.name, count(r.requests), tokens(r.input), tokens(r.cached), tokens(r.output), usd(r.usd)], [1, 2, 3, 4, 5]));
+  for (const r of rows) table.append(row([title === "key" ? keyLabel(r.name) : r.name, count(r.requests), tokens(r.input), tokens(r.cached), tokens(r.output), usd(r.usd)], [1, 2, 3, 4, 5]));
   box.append(table);
   return box;
 }
@@ -68,7 +68,7 @@ export function renderRequests(table: HTMLTableElement, state: PageState, alias:
   const shown = state.recent.filter((r) => (alias === "" || r.alias === alias) && (status === "" || (status === "failed" ? r.outcome !== "served" : String(r.status).startsWith(status))));
   const rows = [row(REQUEST_HEAD, [4, 5, 6, 7, 8], true)];
   for (const r of shown.slice().reverse()) {
-    const tr = row([clock(r.at), r.key || "(proxy key)", r.alias, r.route || "none", String(r.attempts), String(r.status), ms(r.ms), tokens(r.inputTokens), tokens(r.outputTokens)], [4, 5, 6, 7, 8]);
+    const tr = row([clock(r.at), keyLabel(r.key), r.alias, r.route || "none", String(r.attempts), String(r.status), ms(r.ms), tokens(r.inputTokens), tokens(r.outputTokens)], [4, 5, 6, 7, 8]);
     tr.title = `request id ${r.id}, ${r.outcome}`;
     tr.dataset.status = String(r.status);
     rows.push(tr);

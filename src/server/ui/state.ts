@@ -1,7 +1,8 @@
 /** The page's picture of the proxy: the last snapshot, with every tick applied to it. */
 import type { Cooling, Failure, Point, RecentRequest, Snapshot, Tick } from "../live-model.ts";
 
-const HISTORY_MS = 15 * 60_000;
+/** What the charts span: the 15 minutes the proxy keeps. */
+export const HISTORY_MS = 15 * 60_000;
 const RECENT = 50;
 
 export type PairState = { readonly kind: "ok" } | { readonly kind: "disabled" } | { readonly kind: "cooling" | "probing"; readonly until: number; readonly reason: string; readonly status: number | null };
