@@ -16,7 +16,13 @@ export const netnsMissing: string | undefined = (() => {
   if (!IP) return "the ip command (Debian: apt-get install iproute2) is not installed";
   if (process.getuid?.() !== 0) return "ip netns needs root (these tests run as uid " + process.getuid?.() + ")";
   const probe = `llmproxy-probe-${process.pid}`;
-  const made = Bun.spawnSync([IP, "netns", "add", probe], { stderr: "pipe" });
+  let made;
+  try {
+    made = Bun.spawnSync([IP, "netns", "add", probe], { stderr: "pipe" });
+  } catch (error) {
+    // Present but not runnable (no execute permission, a broken install): the tests skip, saying so.
+    return `${IP} could not be run (${(error as Error).message})`;
+  }
   if (made.exitCode !== 0) return `ip netns add failed: ${made.stderr.toString().trim()}`;
   Bun.spawnSync([IP, "netns", "del", probe]);
   return undefined;
