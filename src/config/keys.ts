@@ -25,8 +25,8 @@ const SHA256 = /^sha256:([0-9a-f]{64})$/;
 
 /** The lowercase hex SHA-256 of a key's UTF-8 bytes. */
 export function keyDigest(key: string): string {
-  // The one-shot hash: a fifth of the cost of a CryptoHasher object (0.21 against 1.2 µs here), and it runs on every request with a virtual key.
-  return Bun.SHA256.hash(key, "hex") as string;
+  // The one-shot hash, a third of the cost of a CryptoHasher object (0.21 against 0.62 µs measured here): it runs on every request with a virtual key.
+  return Bun.SHA256.hash(key, "hex");
 }
 
 /** `2026-12-31` (the end of that day, UTC) or a date-time (UTC when no zone is given); undefined when not ISO 8601. */
