@@ -196,6 +196,8 @@ models:
     await page.screenshot({ path: join(SHOTS, "status-page-dark.png"), fullPage: true });
     await page.setViewportSize({ width: 390, height: 844 });
     await page.emulateMedia({ colorScheme: "light" });
+    // The charts follow the new width through a ResizeObserver, a frame or so after the viewport changed: wait for it (bounded), then check.
+    await page.waitForFunction("document.documentElement.scrollWidth <= 391", undefined, { timeout: 5000 }).catch(() => undefined);
     expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(391);
     await page.screenshot({ path: join(SHOTS, "status-page-phone.png"), fullPage: false });
     await page.setViewportSize({ width: 1280, height: 800 });
