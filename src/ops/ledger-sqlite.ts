@@ -1,4 +1,4 @@
-import { Database, type Statement } from "bun:sqlite";
+import { Database } from "bun:sqlite";
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { GroupBy, LedgerReader, SummaryQuery, SummaryRow, UsageRow } from "./ledger.ts";
@@ -26,11 +26,13 @@ const reason = (error: unknown) => (error instanceof Error ? error.message : Str
 type Bind = string | number | null;
 
 /**
- * Rows per INSERT statement at most: one statement for many rows costs a quarter less
- * per row than one each (measured: 7.7 against 5.6 µs). A statement is prepared once
- * for each batch size met (batches are at most 100 rows by default).
+ * Rows per INSERT statement: one statement for many rows costs less per row than one
+ * each (measured alone, 100-row batches on disk: 3.5 µs per row at 16 or 20 rows per
+ * statement, the same at 100, 5.5 µs one by one). Only these sizes are prepared, once:
+ * a batch is cut into them largest first (37 rows: 16 + 16 + 4 + 1). A statement per
+ * batch size met, as before, held up to 128 statements at once, 19 MiB measured.
  */
-const ROWS_PER_STATEMENT = 128;
+const STATEMENT_ROWS = [16, 8, 4, 2, 1] as const;
 
 /**
  * The embedded ledger: one SQLite file through bun:sqlite, in WAL mode. A commit is
@@ -40,7 +42,6 @@ const ROWS_PER_STATEMENT = 128;
  * takes well under a millisecond for 100 rows.
  */
 export class SqliteStore implements LedgerStore {
-  private readonly inserts = new Map<number, Statement>();
   private readonly insertMany: (rows: readonly UsageRow[]) => void;
   private readonly writeCooldowns: (writes: CooldownWrites) => void;
 
@@ -50,15 +51,11 @@ export class SqliteStore implements LedgerStore {
   ) {
     const columns = USAGE_COLUMNS.join(", ");
     const placeholders = `(${USAGE_COLUMNS.map(() => "?").join(", ")})`;
-    const insertOf = (n: number) => {
-      let statement = this.inserts.get(n);
-      if (!statement) this.inserts.set(n, (statement = db.prepare(`INSERT INTO ${USAGE_TABLE} (${columns}) VALUES ${Array.from({ length: n }, () => placeholders).join(", ")}`)));
-      return statement;
-    };
+    const inserts = STATEMENT_ROWS.map((n) => ({ n, statement: db.prepare(`INSERT INTO ${USAGE_TABLE} (${columns}) VALUES ${Array.from({ length: n }, () => placeholders).join(", ")}`) }));
     this.insertMany = db.transaction((rows: readonly UsageRow[]) => {
-      for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
-        const chunk = rows.slice(i, i + ROWS_PER_STATEMENT);
-        insertOf(chunk.length).run(...chunk.flatMap((row) => usageValues(row).map(bindable)));
+      let i = 0;
+      for (const { n, statement } of inserts) {
+        for (; i + n <= rows.length; i += n) statement.run(...rows.slice(i, i + n).flatMap((row) => usageValues(row).map(bindable)));
       }
     });
     const upsert = db.prepare(

@@ -61,15 +61,20 @@ describe("the SQLite ledger", () => {
     rows.forEach((r, i) => expect(r).toEqual({ input: i, output: 1000 + i, key: `k${i % 7}`, fb: i % 3 === 0 ? null : i }));
   });
 
-  test("one insert of 300 rows (128, 128 and 44 per statement) keeps every row, in order", async () => {
+  test("inserts of every size from 0 to 40 rows, and one of 300, keep every row once, in order (statements of 16, 8, 4, 2 and 1 rows)", async () => {
     const path = join(tempDir(), "store.db");
     const store = SqliteStore.open(path);
-    await store.insert(Array.from({ length: 300 }, (_, i) => usageRow({ input: i, alias: `a${i}` })));
+    const sizes = [...Array.from({ length: 41 }, (_, n) => n), 300];
+    let next = 0;
+    for (const size of sizes) {
+      await store.insert(Array.from({ length: size }, () => usageRow({ input: next, alias: `a${next++}` })));
+    }
     await store.close();
     const db = new Database(path, { readonly: true });
     const rows = db.query("SELECT input_tokens AS input, alias FROM llm_proxy_usage ORDER BY id").all() as { input: number; alias: string }[];
     db.close();
-    expect(rows).toEqual(Array.from({ length: 300 }, (_, i) => ({ input: i, alias: `a${i}` })));
+    expect(next).toBe(820 + 300);
+    expect(rows).toEqual(Array.from({ length: next }, (_, i) => ({ input: i, alias: `a${i}` })));
   });
 
   test("keeps every field of a row as given, nulls included", async () => {
