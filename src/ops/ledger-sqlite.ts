@@ -51,11 +51,23 @@ export class SqliteStore implements LedgerStore {
   ) {
     const columns = USAGE_COLUMNS.join(", ");
     const placeholders = `(${USAGE_COLUMNS.map(() => "?").join(", ")})`;
-    const inserts = STATEMENT_ROWS.map((n) => ({ n, statement: db.prepare(`INSERT INTO ${USAGE_TABLE} (${columns}) VALUES ${Array.from({ length: n }, () => placeholders).join(", ")}`) }));
+    const width = USAGE_COLUMNS.length;
+    // Each statement with its own array of values, refilled for every run: no arrays made per row.
+    const inserts = STATEMENT_ROWS.map((n) => ({
+      n,
+      values: new Array<Bind>(n * width).fill(null),
+      statement: db.prepare(`INSERT INTO ${USAGE_TABLE} (${columns}) VALUES ${Array.from({ length: n }, () => placeholders).join(", ")}`),
+    }));
     this.insertMany = db.transaction((rows: readonly UsageRow[]) => {
       let i = 0;
-      for (const { n, statement } of inserts) {
-        for (; i + n <= rows.length; i += n) statement.run(...rows.slice(i, i + n).flatMap((row) => usageValues(row).map(bindable)));
+      for (const { n, values, statement } of inserts) {
+        for (; i + n <= rows.length; i += n) {
+          for (let r = 0; r < n; r++) {
+            const row = usageValues(rows[i + r]!);
+            for (let c = 0; c < width; c++) values[r * width + c] = bindable(row[c]!);
+          }
+          statement.run(...values);
+        }
       }
     });
     const upsert = db.prepare(
