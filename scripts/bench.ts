@@ -12,16 +12,19 @@
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus as osCpus, release, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
-import { allowedCpus, childEnv, clockTicks, cpuTicks, selfTicksWithChildren, settle, waitForQuiet, watchCpus, killAllNow, outputTail, peakRssMiB, resetPeakRss, spawnTracked, startServing, stopAll, type Serving } from "./bench/processes.ts";
+import { allowedCpus, childEnv, clockTicks, cpuTicks, selfTicksWithChildren, settleTree, waitForQuiet, watchCpus, killAllNow, outputTail, resetPeakRss, spawnTracked, startServing, stopAll, treePeakRssMiB, treeTicks, type Serving } from "./bench/processes.ts";
+import { parsePeer, startPeer, stopPeer, DEFAULT_PEERS_DIR, type PeerSpec, type RunningPeer } from "./bench/peer-run.ts";
+import { peerSection, peerTargets } from "./bench/peers-report.ts";
 import { describeJob, fmtMs, fmtRate, interferenceNote, LARGE, LEVELS, MAIN, render, Results, SMALL, viaName, type Job, type Sample, type Via } from "./bench/report.ts";
 import { baselineCommand, parseOptions, preflight, proxyConfig, SetupError, USAGE, writeBodies, type Options, type Pinning, type Users } from "./bench/setup.ts";
 import { baselineTable } from "./bench/compare.ts";
 import { MAX_REQUESTS, MAX_REQUESTS_ENV } from "../src/relaunch.ts";
 import { runFleet } from "./bench/fleet-main.ts";
+import { runWorkers } from "./bench/workers-run.ts";
 import { NETNS_ENV, rerunInNamespace } from "./bench/netns.ts";
 import type { StreamResult, StreamSpec } from "./bench/stream-client.ts";
 import { runWrk, writeWrkScript } from "./bench/wrk.ts";
-import { API_PATH, BACKEND_KEY, PROXY_KEY } from "./bench/workload.ts";
+import { API_PATH, BACKEND_KEY, PROXY_KEY, UPSTREAM_MODEL } from "./bench/workload.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const STREAM_CLIENT = join(import.meta.dir, "bench", "stream-client.ts");
@@ -105,6 +108,7 @@ const commit = () => commitOf(ROOT);
 interface Bench {
   readonly pin: Pinning;
   readonly ticks: number;
+  readonly dir: string;
   readonly provider: Serving;
   /** Everything measured that is not the provider: the proxies, the baseline's, the floor; all pinned to the proxy's core. */
   readonly proxies: Map<Via, Serving>;
@@ -113,6 +117,8 @@ interface Bench {
   readonly baseline: boolean;
   readonly body: ReturnType<typeof writeBodies>;
   readonly scripts: Map<string, string>;
+  /** `--peer`: other proxies, pinned and measured like the proxy. */
+  readonly peers: Map<Via, RunningPeer>;
   /** Verified answers served by each proxy (for log bytes per request). */
   readonly served: Map<Via, number>;
   peakReset: boolean;
@@ -133,7 +139,26 @@ async function runStreams(bench: Bench, port: number, key: string, bodyFile: str
 }
 
 /** Everything pinned to the proxy's core: the proxies, the baseline's and the floor. */
-const proxyTicks = (bench: Bench) => [...bench.proxies.values()].reduce((n, s) => n + cpuTicks(s.pid), 0);
+/** The processes that serve a row: the proxy's own, or a peer's master and workers. */
+const pidsOf = (bench: Bench, via: Via): number[] => bench.peers.get(via)?.pids() ?? [bench.proxies.get(via)!.pid];
+
+const proxyTicks = (bench: Bench) => [...bench.proxies.values()].reduce((n, s) => n + cpuTicks(s.pid), 0) + [...bench.peers.values()].reduce((n, p) => n + treeTicks(p.pids()), 0);
+
+/** What a row's client sends: the key, and whether the body names the alias (llm-proxy) or the provider's model (direct, nginx). */
+function clientOf(bench: Bench, via: Via): { key: string; alias: boolean } {
+  const peer = bench.peers.get(via);
+  if (via === "direct" || peer?.spec.client === "transparent") return { key: BACKEND_KEY, alias: false };
+  if (peer?.spec.client === "nginx") return { key: PROXY_KEY, alias: false };
+  return { key: PROXY_KEY, alias: true };
+}
+
+/** One wrk script per key and body, written when first needed. */
+function wrkScript(bench: Bench, key: string, bodyFile: string): string {
+  const id = `${key}|${bodyFile}`;
+  let script = bench.scripts.get(id);
+  if (!script) bench.scripts.set(id, (script = writeWrkScript(bench.dir, `wrk-${bench.scripts.size + 1}`, { path: API_PATH, key, bodyFile })));
+  return script;
+}
 
 /** Other processes or the hypervisor took a noticeable share of a core: the figures would be low for reasons outside the proxy. */
 const noisy = (s: Sample) => s.otherPct > NOISE_PCT || s.loadOtherPct > NOISE_PCT || s.stealPct > NOISE_PCT;
@@ -142,22 +167,23 @@ const ourTicks = (bench: Bench) => proxyTicks(bench) + cpuTicks(bench.provider.p
 
 async function measure(bench: Bench, job: Job, durationS: number): Promise<Sample> {
   const viaProxy = job.via !== "direct";
-  const server = job.via === "direct" ? bench.provider : bench.proxies.get(job.via);
+  const peer = bench.peers.get(job.via);
+  const server = job.via === "direct" ? bench.provider : (peer ? { name: peer.spec.name, proc: peer.proc, port: peer.port, output: peer.output } : bench.proxies.get(job.via));
   if (!server) throw new Error(`nothing was started for ${describeJob(job)}`);
-  const key = viaProxy ? PROXY_KEY : BACKEND_KEY;
-  const pid = server.pid;
-  if (viaProxy) bench.peakReset = resetPeakRss(pid) && bench.peakReset;
-  const before = viaProxy ? cpuTicks(pid) : 0;
+  const { key, alias } = clientOf(bench, job.via);
+  const pids = viaProxy ? pidsOf(bench, job.via) : [];
+  for (const pid of pids) bench.peakReset = resetPeakRss(pid) && bench.peakReset;
+  const before = treeTicks(pids);
   const pinned = bench.pin.proxyCpu !== undefined;
   const proxyCore = pinned ? watchCpus([bench.pin.proxyCpu!], () => proxyTicks(bench)) : undefined;
   const loadCores = pinned ? watchCpus(bench.pin.loadCpus, () => cpuTicks(bench.provider.pid) + selfTicksWithChildren()) : undefined;
   let sample: Omit<Sample, "cpuUs" | "rssMiB" | "otherPct" | "loadOtherPct" | "stealPct">;
   if (job.mode === "json") {
-    const script = bench.scripts.get(`${viaProxy}/${job.size}`)!;
-    const w = await runWrk(script, { port: server.port, path: API_PATH, key, bodyFile: bench.body("json", viaProxy, job.size), concurrency: job.concurrency, durationS, prefix: bench.pin.load });
+    const bodyFile = bench.body("json", alias, job.size);
+    const w = await runWrk(wrkScript(bench, key, bodyFile), { port: server.port, path: API_PATH, key, bodyFile, concurrency: job.concurrency, durationS, prefix: bench.pin.load });
     sample = { ok: w.requests, rate: w.perSecond, p50: w.p50Ms, p99: w.p99Ms, ttfb50: NaN, ttfb99: NaN, failure: w.failure };
   } else {
-    const s = await runStreams(bench, server.port, key, bench.body("stream", viaProxy, job.size), job.concurrency, durationS);
+    const s = await runStreams(bench, server.port, key, bench.body("stream", alias, job.size), job.concurrency, durationS);
     if (typeof s === "string") sample = { ok: 0, rate: 0, p50: NaN, p99: NaN, ttfb50: NaN, ttfb99: NaN, failure: s };
     else {
       const reasons = Object.entries(s.reasons).map(([why, n]) => `${why} ×${n}`).join(", ");
@@ -175,9 +201,9 @@ async function measure(bench: Bench, job: Job, durationS: number): Promise<Sampl
   if (viaProxy && (server.proc.exitCode !== null || server.proc.signalCode !== null)) {
     throw new Error(`${server.name} exited (${server.proc.exitCode ?? server.proc.signalCode}) during ${describeJob(job)}:\n${outputTail(server.output)}`);
   }
-  if (viaProxy) await settle(pid, SETTLE_MS);
-  const cpuUs = viaProxy ? (((cpuTicks(pid) - before) / bench.ticks) * 1e6) / Math.max(sample.ok, 1) : NaN;
-  const rssMiB = viaProxy ? peakRssMiB(pid) : NaN;
+  if (viaProxy) await settleTree(pids, SETTLE_MS);
+  const cpuUs = viaProxy ? (((treeTicks(pids) - before) / bench.ticks) * 1e6) / Math.max(sample.ok, 1) : NaN;
+  const rssMiB = viaProxy ? treePeakRssMiB(pids) : NaN;
   const onProxyCore = proxyCore?.() ?? { otherPct: NaN, stealPct: NaN };
   const onLoadCores = loadCores?.() ?? { otherPct: NaN, stealPct: NaN };
   bench.served.set(job.via, (bench.served.get(job.via) ?? 0) + sample.ok);
@@ -197,10 +223,11 @@ function progress(label: string, job: Job, s: Sample): void {
  * back to back, the order flipped every other round so that neither the proxy nor
  * the baseline always goes first.
  */
-function roundPlan(round: number, floor: boolean, baseline: boolean): Job[] {
+function roundPlan(round: number, floor: boolean, baseline: boolean, peers: readonly Via[] = []): Job[] {
   const flip = (jobs: Job[]) => (round % 2 === 1 ? jobs.reverse() : jobs);
   const j = (mode: Job["mode"], via: Via, concurrency: number, size = SMALL): Job => ({ mode, via, concurrency, size });
   const b = (job: Job): Job[] => (baseline ? [job] : []);
+  const p = (mode: Job["mode"], c: number) => peers.map((via) => j(mode, via, c));
   return LEVELS.flatMap((c) => [
     ...flip([
       j("json", "direct", c),
@@ -208,9 +235,10 @@ function roundPlan(round: number, floor: boolean, baseline: boolean): Job[] {
       ...b(j("json", "baseline", c)),
       ...(c === MAIN ? [j("json", "proxy-quiet", c), ...b(j("json", "baseline-quiet", c))] : []),
       ...(floor ? [j("json", "floor", c)] : []),
+      ...p("json", c),
     ]),
     ...(c === MAIN ? flip([j("json", "direct", c, LARGE), j("json", "proxy", c, LARGE), ...b(j("json", "baseline", c, LARGE))]) : []),
-    ...flip([j("stream", "direct", c), j("stream", "proxy", c), ...b(j("stream", "baseline", c)), ...(floor ? [j("stream", "floor", c)] : [])]),
+    ...flip([j("stream", "direct", c), j("stream", "proxy", c), ...b(j("stream", "baseline", c)), ...(floor ? [j("stream", "floor", c)] : []), ...p("stream", c)]),
   ]);
 }
 
@@ -219,14 +247,8 @@ function logBytes(dir: string): number {
 }
 
 /** The provider and the two proxies (logging.level info and error; and the baseline's two), each pinned and checked to be the listening process. */
-async function startAll(pin: Pinning, binary: string | undefined, dir: string, withFloor: boolean, baselineCmd: string[] | undefined, keys?: number): Promise<Bench> {
+async function startAll(pin: Pinning, binary: string | undefined, dir: string, withFloor: boolean, baselineCmd: string[] | undefined, keys: number | undefined, peerSpecs: readonly PeerSpec[], peersDir: string): Promise<Bench> {
   const body = writeBodies(dir, [SMALL, LARGE]);
-  const scripts = new Map<string, string>();
-  for (const viaProxy of [false, true]) {
-    for (const size of [SMALL, LARGE]) {
-      scripts.set(`${viaProxy}/${size}`, writeWrkScript(dir, `wrk-${viaProxy ? "proxy" : "direct"}-${size}`, { path: API_PATH, key: viaProxy ? PROXY_KEY : BACKEND_KEY, bodyFile: body("json", viaProxy, size) }));
-    }
-  }
   const provider = await startServing("fake provider", [...pin.load, process.execPath, PROVIDER], join(dir, "provider.out"));
   const proxyCmd = binary ? [binary] : [process.execPath, join(ROOT, "src", "main.ts")];
   const startProxy = async (name: string, level: "info" | "error", cmd = proxyCmd, tag = "proxy") => {
@@ -251,8 +273,32 @@ async function startAll(pin: Pinning, binary: string | undefined, dir: string, w
   }
   const floor = withFloor ? await startServing("bare forwarder (--floor)", [...pin.proxy, process.execPath, FLOOR, String(provider.port)], join(dir, "floor.out")) : undefined;
   if (floor) proxies.set("floor", floor);
-  say(`bench: provider PID ${provider.pid} on :${provider.port}; ${[...proxies].map(([via, s]) => `${viaName(via)} PID ${s.pid} on :${s.port}`).join("; ")}`);
-  return { pin, ticks: clockTicks(), provider, proxies, floor, baseline: baselineCmd !== undefined, body, scripts, served: new Map(), peakReset: true };
+  const peers = new Map<Via, RunningPeer>();
+  for (const spec of peerSpecs) {
+    // Pinned to the proxy's core like the proxy; an llm-proxy peer (the original) reads the same config as this checkout's.
+    const llmProxyConfig = (port: number) => proxyConfig(provider.port, "info", join(dir, `peer-${spec.name}`, "logs"), { kind: "plain" }, { port, workers: 1 });
+    peers.set(`peer:${spec.name}`, await startPeer(spec, { upstreamPort: provider.port, dir, peersDir, llmProxyConfig }, pin.proxy, UPSTREAM_MODEL));
+  }
+  say(`bench: provider PID ${provider.pid} on :${provider.port}; ${[...proxies].map(([via, s]) => `${viaName(via)} PID ${s.pid} on :${s.port}`).join("; ")}${[...peers].map(([via, p]) => `; ${viaName(via)} PIDs ${p.pids().join(",")} on :${p.port}`).join("")}`);
+  return { pin, ticks: clockTicks(), dir, provider, proxies, peers, floor, baseline: baselineCmd !== undefined, body, scripts: new Map(), served: new Map(), peakReset: true };
+}
+
+/**
+ * `--peer` in the short-request bench: peers whose clients are llm-proxy's own kind
+ * (OpenAI requests, a bearer key). Portkey picks its provider by headers and ccr
+ * takes Anthropic clients: both are measured by the fleet run.
+ */
+function shortRequestPeers(specs: readonly string[]): PeerSpec[] {
+  return specs.map((arg) => {
+    let spec: PeerSpec;
+    try {
+      spec = parsePeer(arg);
+    } catch (error) {
+      throw new SetupError((error as Error).message);
+    }
+    if (spec.client === "portkey" || spec.client === "ccr") throw new SetupError(`--peer ${spec.name}: measured by the fleet run only (bun run bench --fleet --peer ${spec.name}); the short-request bench takes nginx, original=COMMAND and other OpenAI-compatible peers`);
+    return spec;
+  });
 }
 
 /** `--page`: reads the proxy's status page feed for the rest of the run, as an open browser tab does. */
@@ -292,6 +338,10 @@ async function warmUp(bench: Bench): Promise<void> {
           { mode: "stream", via: "floor", concurrency: MAIN, size: SMALL } as const,
         ]
       : []),
+    ...[...bench.peers.keys()].flatMap((via): Job[] => [
+      { mode: "json", via, concurrency: MAIN, size: SMALL },
+      { mode: "stream", via, concurrency: MAIN, size: SMALL },
+    ]),
   ];
   for (const job of jobs) {
     const s = await measure(bench, job, WARMUP_S);
@@ -311,7 +361,7 @@ async function runRounds(bench: Bench, options: Options): Promise<{ results: Res
   const cores = [...(bench.pin.proxyCpu === undefined ? [] : [bench.pin.proxyCpu]), ...bench.pin.loadCpus];
   for (let round = 0; round < options.rounds; round++) {
     say(`bench: round ${round + 1} of ${options.rounds}`);
-    for (const job of roundPlan(round, bench.floor !== undefined, bench.baseline)) {
+    for (const job of roundPlan(round, bench.floor !== undefined, bench.baseline, [...bench.peers.keys()])) {
       let s = await measure(bench, job, options.durationS);
       progress(`r${round + 1}`, job, s);
       // Another user's test run on these cores would pass for a slow proxy: measure again.
@@ -341,7 +391,7 @@ function notesFor(bench: Bench, dir: string, run: { results: Results; repeats: n
     );
   }
   notes.push(
-    `Proxy CPU is utime + stime of the serving process itself (checked to own the listening socket) from /proc/PID/stat, CLK_TCK ${bench.ticks}, over each whole wrk or stream-client run and until the proxy is idle again (work left behind, such as a log backlog or GC, counts), divided by verified answers.`,
+    `Proxy CPU is utime + stime of the serving process itself (checked to own the listening socket; for a peer, of all its processes) from /proc/PID/stat, CLK_TCK ${bench.ticks}, over each whole wrk or stream-client run and until the proxy is idle again (work left behind, such as a log backlog or GC, counts), divided by verified answers.`,
   );
   return notes;
 }
@@ -374,6 +424,32 @@ async function fleetMain(options: Options, pin: Pinning, dir: string, host: stri
   return code;
 }
 
+/** `--workers N`: its own placement of processes (scripts/bench/workers-run.ts), so this script is not pinned. */
+async function workersMain(options: Options, host: string, binary: string | undefined): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), "llm-proxy-bench-"));
+  work = dir;
+  keep = options.keep;
+  const { report, code } = await runWorkers({
+    options,
+    dir,
+    proxyCmd: binary ? [binary] : [process.execPath, join(ROOT, "src", "main.ts")],
+    proxyName: `${binary ? `llm-proxy executable ${binary}` : "llm-proxy from source (`bun src/main.ts`)"} with ${MAX_REQUESTS_ENV}=${MAX_HTTP_REQUESTS}`,
+    env: { [MAX_REQUESTS_ENV]: MAX_HTTP_REQUESTS },
+    header: [
+      `## llm-proxy workers benchmark, ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC`,
+      "",
+      `\`${["bun run bench", ...process.argv.slice(2)].join(" ")}\`: Bun ${Bun.version}; commit ${commit()}.`,
+      `Machine: ${host}.`,
+    ],
+  });
+  process.stdout.write(`\n${report}`);
+  if (options.out) {
+    writeFileSync(options.out, report);
+    say(`bench: report written to ${options.out}`);
+  }
+  return code;
+}
+
 async function main(): Promise<number> {
   const parsed = parseOptions(process.argv.slice(2));
   if (parsed === "help") {
@@ -390,6 +466,7 @@ async function main(): Promise<number> {
   const binary = options.binary ? resolve(options.binary) : undefined;
   if (binary && !existsSync(binary)) throw new SetupError(`--binary ${options.binary}: no such file; bun run build --single makes dist/llm-proxy-<os>-<arch>`);
   const baseline = options.baseline ? baselineCommand(options.baseline) : undefined;
+  if (options.workers !== undefined) return workersMain(options, host, binary);
   // This script's own work (spawning, reading /proc) stays off the proxy's core too.
   if (pin.proxy.length > 0) Bun.spawnSync(["taskset", "-a", "-p", "-c", pin.loadCpus.join(","), String(process.pid)], { stdout: "ignore" });
 
@@ -397,18 +474,21 @@ async function main(): Promise<number> {
   work = dir;
   keep = options.keep;
   if (options.fleet) return fleetMain(options, pin, dir, host, binary, baseline);
-  const perRound = roundPlan(0, options.floor, baseline !== undefined).length;
-  const warmUps = 5 + (options.floor ? 2 : 0) + (baseline ? 3 : 0);
+  const peerSpecs = shortRequestPeers(options.peers);
+  const peerVias = peerSpecs.map((p): Via => `peer:${p.name}`);
+  const perRound = roundPlan(0, options.floor, baseline !== undefined, peerVias).length;
+  const warmUps = 5 + (options.floor ? 2 : 0) + (baseline ? 3 : 0) + 2 * peerSpecs.length;
   const estimate = Math.round(options.rounds * perRound * (options.durationS + 0.7) + warmUps * (WARMUP_S + 0.7) + 5);
   say(`bench: ${options.rounds} rounds × ${perRound} measurements × ${options.durationS} s: about ${estimate} s, and up to ${EXTRA_BUDGET_MS / 1000} s more if other processes interfere`);
   say(`bench: ${pin.description}`);
 
   const source = binary ? "" : commit();
   if (options.keys !== undefined && options.page) throw new SetupError("--keys and --page do not go together: with --keys the proxy has no proxy key for the page's feed");
-  const bench = await startAll(pin, binary, dir, options.floor, baseline?.cmd, options.keys);
+  const bench = await startAll(pin, binary, dir, options.floor, baseline?.cmd, options.keys, peerSpecs, options.peersDir ?? DEFAULT_PEERS_DIR);
   if (options.page) for (const via of ["proxy", "proxy-quiet"] as const) await openPage(bench.proxies.get(via)!);
   await warmUp(bench);
   const run = await runRounds(bench, options);
+  for (const peer of bench.peers.values()) await stopPeer(peer);
   const report = render(run.results, {
     date: `${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC`,
     command: ["bun run bench", ...process.argv.slice(2)].join(" "),
@@ -423,7 +503,10 @@ async function main(): Promise<number> {
       ? "Peak RSS: VmHWM after each measurement, reset before it (clear_refs), highest over rounds."
       : "Peak RSS: VmHWM since the proxy started (it could not be reset), so it includes earlier measurements.",
     notes: notesFor(bench, dir, run),
-  }, baseline ? baselineTable(run.results, `${baseline.describe}${options.baseline?.kind === "source" ? `, commit ${commitOf(resolve(options.baseline.path))}` : ""}`) : []);
+  }, [
+    ...(baseline ? baselineTable(run.results, `${baseline.describe}${options.baseline?.kind === "source" ? `, commit ${commitOf(resolve(options.baseline.path))}` : ""}`) : []),
+    ...peerSection(run.results, peerSpecs.map((p) => ({ via: `peer:${p.name}` as Via, spec: p }))),
+  ], peerTargets(run.results, peerVias));
   process.stdout.write(`\n${report}`);
   if (options.out) {
     writeFileSync(options.out, report);

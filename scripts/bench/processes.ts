@@ -203,11 +203,16 @@ export function watchCpus(cpus: readonly number[], ours: () => number): () => In
  * time and does not slow the next measurement down.
  */
 export async function settle(pid: number, maxMs: number): Promise<void> {
+  return settleTree([pid], maxMs);
+}
+
+/** The same for several processes (a master and its workers) together. */
+export async function settleTree(pids: readonly number[], maxMs: number): Promise<void> {
   const deadline = performance.now() + maxMs;
-  let last = cpuTicks(pid);
+  let last = treeTicks(pids);
   while (performance.now() < deadline) {
     await Bun.sleep(100);
-    const now = cpuTicks(pid);
+    const now = treeTicks(pids);
     if (now - last <= 1) return;
     last = now;
   }

@@ -21,13 +21,15 @@ export interface Options {
   readonly baseline?: Baseline;
   /** `--fleet`: many slow streams instead of the short-request bench. */
   readonly fleet?: FleetChoice;
-  /** `--peer`: other proxies in front of the same provider (fleet runs). */
+  /** `--peer`: other proxies in front of the same provider. */
   readonly peers: readonly string[];
   readonly peersDir?: string;
   /** `--page`: a status page's live feed kept open on each llm-proxy under test (not the baseline's). */
   readonly page: boolean;
   /** `--keys N`: this checkout's proxies serve N keys of `keys:` (the ledger on); the baseline, the proxy key alone with no ledger. */
   readonly keys?: number;
+  /** `--workers N`: the short-request bench against workers: 1 and workers: N instead (scripts/bench/workers-run.ts). */
+  readonly workers?: number;
   /** Whether --duration / --rounds were given (the fleet run has its own defaults). */
   readonly given: ReadonlySet<string>;
 }
@@ -69,13 +71,18 @@ Options:
   --clients K      fleet: client processes (default: one per load CPU)
   --translated     fleet: also Anthropic clients to an OpenAI provider through the proxy's translation
                    (needs a proxy whose backends take protocol: openai)
-  --peer SPEC      fleet: also measure another proxy: nginx, portkey, ccr, or NAME=COMMAND with {port},
+  --peer SPEC      also measure another proxy: nginx, portkey, ccr, or NAME=COMMAND with {port},
                    {upstream}, {config}, {dir}, {file:PATH} placeholders; runs everything in a network
-                   namespace of its own (root, ip). Repeatable.
+                   namespace of its own (root, ip). Repeatable. The short-request bench takes nginx,
+                   original=PATH-COMMAND and other OpenAI-compatible peers; portkey and ccr, the fleet run
+                   (their clients send other headers or another protocol)
   --peers-dir DIR  where scripts/bench/peers.ts installed the npm peers (default ~/.cache/llm-proxy-bench-peers)
   --keys N         this checkout's proxies with N keys of keys: (limits, budget, ledger on; requests
                    carry the first key) and, with --baseline, the baseline with the proxy key alone and
                    the ledger off: what keys and the ledger cost (--baseline . compares the same code)
+  --workers N      instead: the short-request bench against two proxies, workers: 1 and workers: N,
+                   CPU summed over each proxy's processes, the load generator's kept apart (pinned
+                   when there are N + 2 CPUs or more; see docs/benchmarks.md, "Workers")
   --page           keep a status page's live feed (GET /status/events) open on this checkout's proxies
                    for the whole run, as a browser with the page open does
   --help           print this help
@@ -105,6 +112,7 @@ export function parseOptions(argv: readonly string[]): Options | "help" {
   let peersDir: string | undefined;
   let page = false;
   let keys: number | undefined;
+  let workers: number | undefined;
   const given = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -152,6 +160,9 @@ export function parseOptions(argv: readonly string[]): Options | "help" {
       case "--keys":
         keys = whole(value(), 1);
         break;
+      case "--workers":
+        workers = whole(value(), 2);
+        break;
       case "--duration":
         durationS = whole(value(), 1);
         break;
@@ -182,10 +193,14 @@ export function parseOptions(argv: readonly string[]): Options | "help" {
         throw new SetupError(`unknown argument ${JSON.stringify(arg)}; see bun run bench --help`);
     }
   }
-  for (const f of ["--streams", "--events", "--interval-ms", "--clients", "--translated", "--peer"]) {
+  for (const f of ["--streams", "--events", "--interval-ms", "--clients", "--translated"]) {
     if (given.has(f) && !fleet) throw new SetupError(`${f} belongs to the fleet run: add --fleet`);
   }
-  return { durationS, rounds, out, binary, keep, floor, baseline, fleet: fleet ? { streams, events, intervalMs, clients, translated } : undefined, peers, peersDir, page, keys, given };
+  if (workers !== undefined) {
+    const others = ["--fleet", "--floor", "--baseline", "--baseline-binary", "--keys", "--page", "--peer"].filter((f) => given.has(f));
+    if (others.length > 0) throw new SetupError(`--workers is a run of its own: leave out ${others.join(", ")}`);
+  }
+  return { durationS, rounds, out, binary, keep, floor, baseline, fleet: fleet ? { streams, events, intervalMs, clients, translated } : undefined, peers, peersDir, page, keys, workers, given };
 }
 
 export interface Pinning {
@@ -234,10 +249,11 @@ function usersBlock(users: Users): string {
   return `keys:\n${keys.join("\n")}\n`;
 }
 
-export function proxyConfig(providerPort: number, level: "info" | "error", logDir: string, users: Users = { kind: "plain" }): string {
+/** `serving`: a fixed port and `workers:` (workers share one port, which must be known before they start). */
+export function proxyConfig(providerPort: number, level: "info" | "error", logDir: string, users: Users = { kind: "plain" }, serving: { port: number; workers: number } = { port: 0, workers: 1 }): string {
   return `# Written by scripts/bench.ts: the shipped example's shape, the original's detection rules.
-listen: "127.0.0.1:0"
-${usersBlock(users)}
+listen: "127.0.0.1:${serving.port}"
+${serving.workers > 1 ? `workers: ${serving.workers}\n` : ""}${usersBlock(users)}
 backends:
   - name: "primary"
     url: "http://127.0.0.1:${providerPort}/v1"
