@@ -67,7 +67,7 @@ export async function serve(path: string): Promise<ProxyServer> {
   const run: Running = { path, config, worker: workerNumber(), multi: config.workers > 1 && process.platform === "linux", log, metrics: new ProxyMetrics(), cooldowns: new CooldownTable(), reloadError: null, activeNow: 0 };
   // A worker's log file lines go to the primary, the one writer, from the first line on.
   const workerLink = run.worker > 0 && WorkerLink.available() ? new WorkerLink(() => renderMetrics(run)) : undefined;
-  if (workerLink) log.sendFileLinesTo((line) => workerLink.sendLogLine(line));
+  if (workerLink) log.sendFileLinesTo((line) => workerLink.sendLogLine(line), () => workerLink.flush());
   const usage = await startUsage(config, run.cooldowns, log);
   const proxy = startProxyServer(run, usage, workerLink);
   if (run.worker === 0) logStartup(run, proxy, usage.summary);

