@@ -457,6 +457,8 @@ async function main(): Promise<number> {
     return 0;
   }
   const options = parsed;
+  // Checked here, before the run starts again inside a namespace, so a wrong --peer says so and not something about namespaces.
+  if (!options.fleet && options.workers === undefined) shortRequestPeers(options.peers);
   if (options.peers.length > 0 && !process.env[NETNS_ENV]) {
     delegating = true;
     return rerunInNamespace();

@@ -26,10 +26,11 @@ import { admit } from "../../src/server/admission.ts";
 import { identify } from "../../src/server/keys.ts";
 import { ALIAS, PROXY_KEY } from "./workload.ts";
 
-const REQUESTS = Number(process.env.REQUESTS ?? 200_000);
-const WARM_UP = 20_000;
 /** Requests between two turns of the event loop: about what one turn of a proxy at c=64 carries. */
 const PER_TURN = 64;
+/** A whole number of turns, so that exactly this many requests run. */
+const REQUESTS = Math.max(1, Math.ceil(Number(process.env.REQUESTS ?? 200_000) / PER_TURN)) * PER_TURN;
+const WARM_UP = 20_032;
 const STEPS = ["identify", "admit + release", "ledger row"] as const;
 type Step = (typeof STEPS)[number];
 

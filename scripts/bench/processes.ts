@@ -157,6 +157,8 @@ export interface CpuStat {
   readonly busy: number;
   /** Time the hypervisor gave this virtual CPU to someone else. */
   readonly steal: number;
+  /** idle + iowait: time nothing ran. */
+  readonly idle: number;
   readonly total: number;
 }
 
@@ -164,7 +166,7 @@ export interface CpuStat {
 export function cpuStat(cpu: number): CpuStat {
   const line = readFileSync("/proc/stat", "utf8").split("\n").find((l) => l.startsWith(`cpu${cpu} `)) ?? "";
   const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = line.trim().split(/\s+/).slice(1).map(Number);
-  return { busy: user + nice + system, steal, total: user + nice + system + idle + iowait + irq + softirq + steal };
+  return { busy: user + nice + system, steal, idle: idle + iowait, total: user + nice + system + idle + iowait + irq + softirq + steal };
 }
 
 /** This process's CPU time plus that of its children already reaped (wrk, stream clients), in clock ticks. */

@@ -8,7 +8,7 @@
  */
 import { join } from "node:path";
 import { writeFileSync } from "node:fs";
-import { allowedCpus, clockTicks, cpuStat, cpuTicks, listeningPorts, freePort, processTree, selfTicksWithChildren, settleTree, startServing, treePeakRssMiB, treeTicks, type Serving } from "./processes.ts";
+import { allowedCpus, clockTicks, cpuStat, cpuTicks, listeningPorts, freePort, processTree, resetPeakRss, selfTicksWithChildren, settleTree, startServing, treePeakRssMiB, treeTicks, type Serving } from "./processes.ts";
 import { fmtMs, fmtRate, median } from "./report.ts";
 import { proxyConfig, writeBodies, type Options } from "./setup.ts";
 import { runWrk, writeWrkScript } from "./wrk.ts";
@@ -43,7 +43,10 @@ interface Sample {
   readonly loadCores: number;
   /** Busy time of the CPUs this run may use, minus ours: other processes. */
   readonly otherCores: number;
+  /** Time nothing ran (idle, iowait). */
   readonly idleCores: number;
+  /** Interrupts (irq, softirq) and hypervisor steal: time no process is charged for. */
+  readonly kernelCores: number;
   /** Each process's share of the proxy's CPU, primary first (%). */
   readonly split: readonly number[];
   readonly rssMiB: number;
@@ -53,6 +56,7 @@ interface Sample {
 interface Placement {
   readonly proxy: readonly string[];
   readonly load: readonly string[];
+  readonly loadCpus: readonly number[];
   readonly cpus: readonly number[];
   readonly pinned: boolean;
   readonly description: string;
@@ -67,6 +71,7 @@ function placement(workers: number): Placement {
     return {
       proxy: ["taskset", "-c", mine.join(",")],
       load: ["taskset", "-c", rest.join(",")],
+      loadCpus: rest,
       cpus,
       pinned: true,
       description: `Both proxies on CPUs ${mine.join(",")} (${workers} cores, taskset); provider, wrk and this script on CPUs ${rest.join(",")}`,
@@ -75,6 +80,7 @@ function placement(workers: number): Placement {
   return {
     proxy: [],
     load: [],
+    loadCpus: cpus,
     cpus,
     pinned: false,
     description: `Not pinned: ${cpus.length} CPUs, fewer than the ${workers + 2} needed to give ${workers} proxy processes cores of their own beside the load, so the proxies, the provider and wrk share all of them`,
@@ -103,13 +109,14 @@ interface Bench {
   readonly bodies: (viaProxy: boolean) => string;
 }
 
-const busyOf = (cpus: readonly number[]) => cpus.map(cpuStat).reduce((a, b) => ({ busy: a.busy + b.busy, total: a.total + b.total }), { busy: 0, total: 0 });
+const busyOf = (cpus: readonly number[]) => cpus.map(cpuStat).reduce((a, b) => ({ busy: a.busy + b.busy, idle: a.idle + b.idle, total: a.total + b.total }), { busy: 0, idle: 0, total: 0 });
 
 async function measure(bench: Bench, via: Via, concurrency: number, durationS: number): Promise<Sample> {
   const proxy = via === "direct" ? undefined : bench.proxies.get(via)!;
   const server = proxy?.serving ?? bench.provider;
   const tree = proxy ? await allListening(proxy.serving, proxy.count) : [];
   const per = (pids: readonly number[]) => pids.map((pid) => treeTicks([pid]));
+  for (const pid of tree) resetPeakRss(pid);
   const startedPer = per(tree);
   const proxyBefore = treeTicks(tree);
   const loadBefore = cpuTicks(bench.provider.pid) + selfTicksWithChildren();
@@ -122,6 +129,7 @@ async function measure(bench: Bench, via: Via, concurrency: number, durationS: n
   const loadDuring = cpuTicks(bench.provider.pid) + selfTicksWithChildren() - loadBefore;
   const machine = busyOf(bench.place.cpus);
   const busy = machine.busy - machineBefore.busy;
+  const idle = machine.idle - machineBefore.idle;
   const windowTicks = Math.max(machine.total - machineBefore.total, 1);
   if (proxy) await settleTree(tree, SETTLE_MS);
   const proxyAll = treeTicks(tree) - proxyBefore;
@@ -137,7 +145,8 @@ async function measure(bench: Bench, via: Via, concurrency: number, durationS: n
     proxyCores: cores(proxyDuring),
     loadCores: cores(loadDuring),
     otherCores: Math.max(0, ((busy - proxyDuring - loadDuring) / windowTicks) * cpuCount),
-    idleCores: Math.max(0, ((windowTicks - busy) / windowTicks) * cpuCount),
+    idleCores: Math.max(0, (idle / windowTicks) * cpuCount),
+    kernelCores: Math.max(0, ((windowTicks - busy - idle) / windowTicks) * cpuCount),
     // Processes that did nothing (a launcher such as taskset is gone; bun's own helpers) are left out.
     split: split.filter((t) => t > 0).map((t) => (t / splitSum) * 100),
     rssMiB: proxy ? treePeakRssMiB(tree) : NaN,
@@ -171,12 +180,14 @@ const NAMES: Record<Via, string> = { direct: "direct", one: "workers: 1", many: 
 function progress(label: string, via: Via, n: number, c: number, s: Sample): void {
   const name = via === "many" ? `workers: ${n}` : NAMES[via];
   const cpu = Number.isFinite(s.cpuUs) ? `  CPU ${s.cpuUs.toFixed(1)} µs/req, ${s.proxyCores.toFixed(2)} cores (${s.split.map((p) => `${p.toFixed(0)}%`).join(" + ")})  RSS ${s.rssMiB.toFixed(1)} MiB` : "";
-  say(`  ${label.padEnd(7)} c=${String(c).padEnd(4)} ${name.padEnd(11)} ${fmtRate(s.rate).padStart(7)} req/s  p50 ${fmtMs(s.p50)}${cpu}  load ${s.loadCores.toFixed(2)} cores  other ${s.otherCores.toFixed(2)}  idle ${s.idleCores.toFixed(2)}${s.failure ? `  FAILED: ${s.failure}` : ""}`);
+  say(`  ${label.padEnd(7)} c=${String(c).padEnd(4)} ${name.padEnd(11)} ${fmtRate(s.rate).padStart(7)} req/s  p50 ${fmtMs(s.p50)}${cpu}  load ${s.loadCores.toFixed(2)} cores  other ${s.otherCores.toFixed(2)}  irq+steal ${s.kernelCores.toFixed(2)}  idle ${s.idleCores.toFixed(2)}${s.failure ? `  FAILED: ${s.failure}` : ""}`);
 }
 
 export async function runWorkers(ctx: WorkersContext): Promise<{ report: string; code: number }> {
   const n = ctx.options.workers!;
   const place = placement(n);
+  // This script's own work (spawning, reading /proc) stays off the proxies' cores when they have their own.
+  if (place.pinned) Bun.spawnSync(["taskset", "-a", "-p", "-c", place.loadCpus.join(","), String(process.pid)], { stdout: "ignore" });
   const { rounds, durationS } = ctx.options;
   say(`bench: workers: 1 against workers: ${n}, non-streaming, c = ${LEVELS.join(", ")}, ${rounds} rounds × ${LEVELS.length * 3} measurements × ${durationS} s: about ${Math.round(rounds * LEVELS.length * 3 * (durationS + 0.8) + 3 * (WARMUP_S + 0.8) + 5)} s`);
   say(`bench: ${place.description}`);
@@ -224,8 +235,9 @@ function render(ctx: WorkersContext, n: number, place: Placement, results: Map<s
       ["req/s per busy proxy core", fmtRate(one((s) => s.rate / s.proxyCores)), fmtRate(many((s) => s.rate / s.proxyCores)), fmtX(many((s) => s.rate / s.proxyCores) / one((s) => s.rate / s.proxyCores))],
       ["cores wrk, the provider and this script kept busy", fmt2(one((s) => s.loadCores)), fmt2(many((s) => s.loadCores)), ""],
       ["cores left idle", fmt2(one((s) => s.idleCores)), fmt2(many((s) => s.idleCores)), ""],
+      ["cores in interrupts (irq, softirq) and steal", fmt2(one((s) => s.kernelCores)), fmt2(many((s) => s.kernelCores)), ""],
       ["cores used by other processes", fmt2(one((s) => s.otherCores)), fmt2(many((s) => s.otherCores)), ""],
-      ["peak RSS, all processes", `${one((s) => s.rssMiB).toFixed(1)} MiB`, `${many((s) => s.rssMiB).toFixed(1)} MiB`, ""],
+      ["peak RSS, all processes (each reset before the measurement)", `${one((s) => s.rssMiB).toFixed(1)} MiB`, `${many((s) => s.rssMiB).toFixed(1)} MiB`, ""],
     ];
     const split = (results.get(`many/${c}`) ?? []).at(-1)?.split ?? [];
     lines.push(`### c=${c}: direct ${fmtRate(pick("direct", c, (s) => s.rate))} req/s`, "", `| figure | workers: 1 | workers: ${n} | ratio |`, "|---|--:|--:|--:|", ...rows.map((r) => `| ${r.join(" | ")} |`), "");
@@ -253,7 +265,7 @@ function reading(n: number, place: Placement, at: (via: Via, f: (s: Sample) => n
     const left = cpus - load;
     out.push(
       `- On this ${cpus}-CPU machine everything shares the CPUs: wrk, the provider and this script kept ${fmt2(load)} cores busy, leaving at most ${fmt2(left)} for the proxy, which used ${fmt2(manyCores)} with \`workers: ${n}\` against ${fmt2(oneCores)} with \`workers: 1\`${idle > 0.3 ? ` (${fmt2(idle)} cores idle)` : ""}. The factor is therefore capped near ${fmtX(left / oneCores)} here whatever the proxy does: it shows whether ${n} processes serialise on each other and what a second process costs per request, not how the proxy scales on a machine with free cores.`,
-      `- On a machine with ${n + 2} or more CPUs this run pins the proxies to ${n} cores and the load to the rest; there the factor is the scaling factor. If CPU per request stays as it is here, ${n} processes would carry about ${fmtX(n * perCore)} of one process's requests on ${n} free cores: an estimate from this run, not a measurement.`,
+      `- On a machine with ${n + 2} or more CPUs this run pins the proxies to ${n} cores and the load to the rest; there the factor is the scaling factor. If CPU per request stays as it is here, ${n} processes would carry about ${fmtX((n * perCore) / oneCores)} of one process's requests on ${n} free cores (one process keeps ${fmt2(oneCores)} cores busy: its event loop and Bun's HTTP client thread): an estimate from this run, not a measurement.`,
     );
   }
   return out;
