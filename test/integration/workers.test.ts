@@ -45,4 +45,25 @@ usage: { enabled: false }
     expect(files.length).toBeGreaterThan(2);
     for (const f of files) expect(readFileSync(join(logs, f)).length).toBeLessThan(0.002 * 1024 * 1024 + 512);
   }, 60_000);
+  test("a worker's last lines, logged while it stops, reach the general log the primary writes", async () => {
+    const port = await freePort();
+    await using proxy = await ProxyProcess.start(
+      `listen: "127.0.0.1:${port}"
+workers: 2
+backends: [{ name: p, url: "http://127.0.0.1:9/v1" }]
+models: { m: { routes: [{ backend: p, model: real }] } }
+logging: { general_file: "./logs/proxy.log" }
+usage: { enabled: false }
+`,
+      { noWait: true },
+    );
+    await waitFor(() => proxy.stdout.includes("worker 1 listening"), "the second process to listen", 20_000);
+    proxy.signal("SIGTERM");
+    expect(await proxy.exited).toBe(0);
+    const logs = join(proxy.dir, "logs");
+    const lines = readdirSync(logs).flatMap((f) => readFileSync(join(logs, f), "utf8").split("\n"));
+    // The worker sends its lines once per event-loop turn; the ones of its last turn go up as its logger closes.
+    expect(lines.filter((l) => l.includes("SIGTERM received")).length).toBe(2);
+    expect(lines.filter((l) => l.endsWith("[INFO] stopped")).length).toBe(2);
+  });
 });
