@@ -93,6 +93,18 @@ function machine(): string {
   return `${model}, ${allowedCpus().length} CPUs (nproc ${sh(["nproc"]) || "?"}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${release()}`;
 }
 
+/** This checkout's proxy, or the executable of `--binary`. */
+const proxyCommand = (binary: string | undefined) => (binary ? [binary] : [process.execPath, join(ROOT, "src", "main.ts")]);
+
+/** The report to stdout, and to `--out FILE` when given. */
+function emit(report: string, out: string | undefined): void {
+  process.stdout.write(`\n${report}`);
+  if (out) {
+    writeFileSync(out, report);
+    say(`bench: report written to ${out}`);
+  }
+}
+
 /** What source a proxy runs, read when it starts: a working tree can change while the benchmark runs. */
 function commitOf(root: string): string {
   const head = sh(["git", "-C", root, "rev-parse", "--short=12", "HEAD"]) || "unknown";
@@ -138,10 +150,10 @@ async function runStreams(bench: Bench, port: number, key: string, bodyFile: str
   }
 }
 
-/** Everything pinned to the proxy's core: the proxies, the baseline's and the floor. */
 /** The processes that serve a row: the proxy's own, or a peer's master and workers. */
 const pidsOf = (bench: Bench, via: Via): number[] => bench.peers.get(via)?.pids() ?? [bench.proxies.get(via)!.pid];
 
+/** Everything pinned to the proxy's core: the proxies, the baseline's, the floor and the peers. */
 const proxyTicks = (bench: Bench) => [...bench.proxies.values()].reduce((n, s) => n + cpuTicks(s.pid), 0) + [...bench.peers.values()].reduce((n, p) => n + treeTicks(p.pids()), 0);
 
 /** What a row's client sends: the key, and whether the body names the alias (llm-proxy) or the provider's model (direct, nginx). */
@@ -250,7 +262,7 @@ function logBytes(dir: string): number {
 async function startAll(pin: Pinning, binary: string | undefined, dir: string, withFloor: boolean, baselineCmd: string[] | undefined, keys: number | undefined, peerSpecs: readonly PeerSpec[], peersDir: string): Promise<Bench> {
   const body = writeBodies(dir, [SMALL, LARGE]);
   const provider = await startServing("fake provider", [...pin.load, process.execPath, PROVIDER], join(dir, "provider.out"));
-  const proxyCmd = binary ? [binary] : [process.execPath, join(ROOT, "src", "main.ts")];
+  const proxyCmd = proxyCommand(binary);
   const startProxy = async (name: string, level: "info" | "error", cmd = proxyCmd, tag = "proxy") => {
     const config = join(dir, `config-${tag}-${level}.yaml`);
     const users: Users = keys === undefined ? { kind: "plain" } : tag === "baseline" ? { kind: "bare" } : { kind: "keys", count: keys };
@@ -404,7 +416,7 @@ async function fleetMain(options: Options, pin: Pinning, dir: string, host: stri
     options,
     pin,
     dir,
-    proxyCmd: binary ? [binary] : [process.execPath, join(ROOT, "src", "main.ts")],
+    proxyCmd: proxyCommand(binary),
     proxyName,
     baselineCmd: baseline?.cmd,
     env: { [MAX_REQUESTS_ENV]: MAX_HTTP_REQUESTS },
@@ -416,11 +428,7 @@ async function fleetMain(options: Options, pin: Pinning, dir: string, host: stri
       `Machine: ${host}. ${pin.description}.`,
     ],
   });
-  process.stdout.write(`\n${report}`);
-  if (options.out) {
-    writeFileSync(options.out, report);
-    say(`bench: report written to ${options.out}`);
-  }
+  emit(report, options.out);
   return code;
 }
 
@@ -432,7 +440,7 @@ async function workersMain(options: Options, host: string, binary: string | unde
   const { report, code } = await runWorkers({
     options,
     dir,
-    proxyCmd: binary ? [binary] : [process.execPath, join(ROOT, "src", "main.ts")],
+    proxyCmd: proxyCommand(binary),
     proxyName: `${binary ? `llm-proxy executable ${binary}` : "llm-proxy from source (`bun src/main.ts`)"} with ${MAX_REQUESTS_ENV}=${MAX_HTTP_REQUESTS}`,
     env: { [MAX_REQUESTS_ENV]: MAX_HTTP_REQUESTS },
     header: [
@@ -442,11 +450,7 @@ async function workersMain(options: Options, host: string, binary: string | unde
       `Machine: ${host}.`,
     ],
   });
-  process.stdout.write(`\n${report}`);
-  if (options.out) {
-    writeFileSync(options.out, report);
-    say(`bench: report written to ${options.out}`);
-  }
+  emit(report, options.out);
   return code;
 }
 
@@ -458,7 +462,7 @@ async function main(): Promise<number> {
   }
   const options = parsed;
   // Checked here, before the run starts again inside a namespace, so a wrong --peer says so and not something about namespaces.
-  if (!options.fleet && options.workers === undefined) shortRequestPeers(options.peers);
+  const peerSpecs = !options.fleet && options.workers === undefined ? shortRequestPeers(options.peers) : [];
   if (options.peers.length > 0 && !process.env[NETNS_ENV]) {
     delegating = true;
     return rerunInNamespace();
@@ -476,7 +480,6 @@ async function main(): Promise<number> {
   work = dir;
   keep = options.keep;
   if (options.fleet) return fleetMain(options, pin, dir, host, binary, baseline);
-  const peerSpecs = shortRequestPeers(options.peers);
   const peerVias = peerSpecs.map((p): Via => `peer:${p.name}`);
   const perRound = roundPlan(0, options.floor, baseline !== undefined, peerVias).length;
   const warmUps = 5 + (options.floor ? 2 : 0) + (baseline ? 3 : 0) + 2 * peerSpecs.length;
@@ -509,11 +512,7 @@ async function main(): Promise<number> {
     ...(baseline ? baselineTable(run.results, `${baseline.describe}${options.baseline?.kind === "source" ? `, commit ${commitOf(resolve(options.baseline.path))}` : ""}`) : []),
     ...peerSection(run.results, peerSpecs.map((p) => ({ via: `peer:${p.name}` as Via, spec: p }))),
   ], peerTargets(run.results, peerVias));
-  process.stdout.write(`\n${report}`);
-  if (options.out) {
-    writeFileSync(options.out, report);
-    say(`bench: report written to ${options.out}`);
-  }
+  emit(report, options.out);
   return run.results.failures().length > 0 ? 1 : 0;
 }
 

@@ -24,6 +24,7 @@ import type { RequestRecord } from "../../src/proxy/forward.ts";
 import { CooldownTable } from "../../src/proxy/cooldown.ts";
 import { admit } from "../../src/server/admission.ts";
 import { identify } from "../../src/server/keys.ts";
+import { proxyConfig } from "./setup.ts";
 import { ALIAS, PROXY_KEY } from "./workload.ts";
 
 /** Requests between two turns of the event loop: about what one turn of a proxy at c=64 carries. */
@@ -34,9 +35,9 @@ const WARM_UP = 20_032;
 const STEPS = ["identify", "admit + release", "ledger row"] as const;
 type Step = (typeof STEPS)[number];
 
+/** The config `bun run bench --keys 10` serves (its ledger in `dir`); no provider is called. */
 function config(dir: string): Config {
-  const keys = Array.from({ length: 10 }, (_, i) => `  - { name: "user-${i + 1}", key: "${i === 0 ? PROXY_KEY : `sk-bench-user-${i + 1}-0123456789abcdef`}", limits: { rpm: 100000000, tpm: 100000000000, concurrent: 100000 }, budget: { usd: 1000000, per: month } }`);
-  const text = `keys:\n${keys.join("\n")}\nusage:\n  database: "${join(dir, "usage.db")}"\nbackends:\n  - name: primary\n    url: http://127.0.0.1:9/v1\n    api_key: sk-bench-backend\nmodels:\n  "${ALIAS}":\n    routes:\n      - { backend: primary, model: fake-model, priority: 1, price: { input: 3, output: 15 } }\n`;
+  const text = proxyConfig(9, "error", join(dir, "logs"), { kind: "keys", count: 10 });
   const { config, problems } = parseConfig(text, "keys-path.yaml");
   if (!config) throw new Error(`the measuring config is invalid: ${problems.map(String).join("; ")}`);
   return config;

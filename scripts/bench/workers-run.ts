@@ -175,10 +175,10 @@ async function start(ctx: WorkersContext, place: Placement): Promise<Bench> {
   return { place, ticks: clockTicks(), provider, proxies, scripts, bodies };
 }
 
-const NAMES: Record<Via, string> = { direct: "direct", one: "workers: 1", many: "workers: N" };
+const nameOf = (via: Via, n: number) => (via === "direct" ? "direct" : `workers: ${via === "one" ? 1 : n}`);
 
 function progress(label: string, via: Via, n: number, c: number, s: Sample): void {
-  const name = via === "many" ? `workers: ${n}` : NAMES[via];
+  const name = nameOf(via, n);
   const cpu = Number.isFinite(s.cpuUs) ? `  CPU ${s.cpuUs.toFixed(1)} µs/req, ${s.proxyCores.toFixed(2)} cores (${s.split.map((p) => `${p.toFixed(0)}%`).join(" + ")})  RSS ${s.rssMiB.toFixed(1)} MiB` : "";
   say(`  ${label.padEnd(7)} c=${String(c).padEnd(4)} ${name.padEnd(11)} ${fmtRate(s.rate).padStart(7)} req/s  p50 ${fmtMs(s.p50)}${cpu}  load ${s.loadCores.toFixed(2)} cores  other ${s.otherCores.toFixed(2)}  irq+steal ${s.kernelCores.toFixed(2)}  idle ${s.idleCores.toFixed(2)}${s.failure ? `  FAILED: ${s.failure}` : ""}`);
 }
@@ -197,7 +197,7 @@ export async function runWorkers(ctx: WorkersContext): Promise<{ report: string;
   for (const via of ["direct", "one", "many"] as const) {
     const s = await measure(bench, via, 64, WARMUP_S);
     progress("warm-up", via, n, 64, s);
-    if (s.failure) throw new Error(`warm-up failed (${NAMES[via]}): ${s.failure}`);
+    if (s.failure) throw new Error(`warm-up failed (${nameOf(via, n)}): ${s.failure}`);
     await Bun.sleep(PAUSE_MS);
   }
   const results = new Map<string, Sample[]>();
@@ -209,7 +209,7 @@ export async function runWorkers(ctx: WorkersContext): Promise<{ report: string;
       for (const via of order) {
         const s = await measure(bench, via, c, durationS);
         progress(`r${round + 1}`, via, n, c, s);
-        if (s.failure) failures.push(`round ${round + 1}, c=${c}, ${NAMES[via]}: ${s.failure}`);
+        if (s.failure) failures.push(`round ${round + 1}, c=${c}, ${nameOf(via, n)}: ${s.failure}`);
         else results.set(`${via}/${c}`, [...(results.get(`${via}/${c}`) ?? []), s]);
         await Bun.sleep(PAUSE_MS);
       }
