@@ -8,7 +8,7 @@
  *
  * Prints one line, `listening on http://127.0.0.1:PORT`, when ready.
  */
-import { BACKEND_KEY, CHUNK_GAP_MS, COMPLETION, STREAM_EVENTS, upstreamPrefix } from "./workload.ts";
+import { BACKEND_KEY, CHUNK_GAP_MS, COMPLETION, STREAM_EVENTS, UPSTREAM_MODEL, upstreamPrefix } from "./workload.ts";
 
 const encoder = new TextEncoder();
 const events = STREAM_EVENTS.map((e) => encoder.encode(e));
@@ -17,6 +17,15 @@ const expectedAuth = `Bearer ${BACKEND_KEY}`;
 const streamPrefix = upstreamPrefix(true);
 const jsonPrefix = upstreamPrefix(false);
 let complaints = 0;
+
+function parseObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return value !== null && typeof value === "object" ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 function refuse(reason: string): Response {
   // A few reasons are enough to see what went wrong; the 500s themselves fail the round.
@@ -54,7 +63,13 @@ const server = Bun.serve({
     if (!text.endsWith("}")) return refuse(`the body was cut short (${text.length} bytes)`);
     if (text.startsWith(jsonPrefix)) return new Response(completion, { headers: { "content-type": "application/json" } });
     if (text.startsWith(streamPrefix)) return stream();
-    return refuse(`the body does not start with the rewritten model: ${JSON.stringify(text.slice(0, 60))}`);
+    // A proxy that rebuilds the body with its keys in another order (the original Go
+    // llm-proxy sorts them) is checked the slow way; llm-proxy and nginx never get here.
+    const parsed = parseObject(text);
+    if (parsed?.model === UPSTREAM_MODEL && typeof parsed.stream === "boolean") {
+      return parsed.stream ? stream() : new Response(completion, { headers: { "content-type": "application/json" } });
+    }
+    return refuse(`the body does not carry the rewritten model: ${JSON.stringify(text.slice(0, 60))}`);
   },
 });
 
